@@ -1,0 +1,258 @@
+"""Typed settings, read once from the environment.
+
+This module is the only code in the project that reads ``os.environ``. Everything else receives
+a :class:`Settings` value, so tests build one explicitly and nothing depends on import order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENVIRONMENTS = ("embedded", "production", "test")
+RECORDINGS_BACKENDS = ("fs", "s3")
+LOG_FORMATS = ("text", "json")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or has a value the application cannot use."""
+
+
+def _default_instance_dir() -> Path:
+    return Path.cwd() / "instance"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of the application. Defaults are the embedded (one machine, no services) mode."""
+
+    environment: str = "embedded"
+    instance_dir: Path = field(default_factory=_default_instance_dir)
+    database_url: str = ""
+    redis_url: str | None = None
+    # Public demo values: production refuses to start with them (see _require_production_secrets).
+    secret_key: str = "embedded-demo-secret-key-not-for-production"  # noqa: S105
+    public_base_url: str = "http://127.0.0.1:5000"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = "embedded-demo-auth-token"  # noqa: S105
+    twilio_api_key_sid: str | None = None
+    twilio_api_key_secret: str | None = None
+    twilio_twiml_app_sid: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_signature_check: bool = True
+    hotline_number: str = "1567"
+    recordings_backend: str = "fs"
+    recordings_dir: Path | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = "recordings/"
+    s3_endpoint_url: str | None = None
+    ivr_flow: str = "1567"
+    tts_voice: str = "Google.th-TH-Standard-A"
+    tts_language: str = "th-TH"
+    timezone: str = "Asia/Bangkok"
+    log_format: str = "text"
+    log_level: str = "INFO"
+    default_sla_days: int = 15
+
+    def __post_init__(self) -> None:
+        _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
+        _check_choice("RECORDINGS_BACKEND", self.recordings_backend, RECORDINGS_BACKENDS)
+        _check_choice("LOG_FORMAT", self.log_format, LOG_FORMATS)
+        _check_http_url("PUBLIC_BASE_URL", self.public_base_url)
+        _check_http_url("TWILIO_API_BASE_URL", self.twilio_api_base_url)
+        if self.redis_url is not None:
+            _check_scheme("REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+        if self.database_url:
+            _check_scheme("DATABASE_URL", self.database_url, ("sqlite", "postgresql"))
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if self.default_sla_days < 1:
+            raise SettingsError("DEFAULT_SLA_DAYS: must be at least 1")
+        if self.recordings_backend == "s3" and not self.s3_bucket:
+            raise SettingsError("S3_BUCKET: required when RECORDINGS_BACKEND=s3")
+        if not self.twilio_signature_check and self.environment == "production":
+            raise SettingsError(
+                "TWILIO_SIGNATURE_CHECK: may be switched off only in the embedded demo"
+            )
+        if self.environment == "production":
+            _require_production_secrets(self)
+
+    # Derived values -----------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL; the embedded default is a SQLite file under the instance folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.instance_dir / 'hotline.sqlite3'}"
+
+    @property
+    def effective_recordings_dir(self) -> Path:
+        return self.recordings_dir or self.instance_dir / "recordings"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def jobs_inline(self) -> bool:
+        """Without Redis, jobs run in-process right after the transaction that asked for them."""
+        return self.redis_url is None
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed (and validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    # Construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables; unset variables keep their defaults.
+
+        Raises:
+            SettingsError: a variable has a value that cannot be used, or production mode lacks
+                a secret. The message names the variable.
+        """
+        env = os.environ if environ is None else environ
+        reader = _EnvReader(env)
+        values: dict[str, object] = {}
+        for spec in _ENV_SPECS:
+            raw = reader.get(spec.name)
+            if raw is not None:
+                values[spec.field] = spec.parse(spec.name, raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+# Environment parsing ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvSpec:
+    name: str
+    field: str
+    kind: str = "str"
+
+    def parse(self, name: str, raw: str) -> object:
+        match self.kind:
+            case "str":
+                return raw
+            case "optional":
+                return raw or None
+            case "path":
+                return Path(raw)
+            case "bool":
+                return _parse_bool(name, raw)
+            case "int":
+                return _parse_int(name, raw)
+        raise AssertionError(self.kind)  # pragma: no cover - the table below is fixed
+
+
+_ENV_SPECS = (
+    _EnvSpec("HOTLINE_ENV", "environment"),
+    _EnvSpec("INSTANCE_DIR", "instance_dir", "path"),
+    _EnvSpec("DATABASE_URL", "database_url"),
+    _EnvSpec("REDIS_URL", "redis_url", "optional"),
+    _EnvSpec("SECRET_KEY", "secret_key"),
+    _EnvSpec("PUBLIC_BASE_URL", "public_base_url"),
+    _EnvSpec("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+    _EnvSpec("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+    _EnvSpec("TWILIO_API_KEY_SID", "twilio_api_key_sid", "optional"),
+    _EnvSpec("TWILIO_API_KEY_SECRET", "twilio_api_key_secret", "optional"),
+    _EnvSpec("TWILIO_TWIML_APP_SID", "twilio_twiml_app_sid", "optional"),
+    _EnvSpec("TWILIO_API_BASE_URL", "twilio_api_base_url"),
+    _EnvSpec("TWILIO_SIGNATURE_CHECK", "twilio_signature_check", "bool"),
+    _EnvSpec("HOTLINE_NUMBER", "hotline_number"),
+    _EnvSpec("RECORDINGS_BACKEND", "recordings_backend"),
+    _EnvSpec("RECORDINGS_DIR", "recordings_dir", "path"),
+    _EnvSpec("S3_BUCKET", "s3_bucket", "optional"),
+    _EnvSpec("S3_PREFIX", "s3_prefix"),
+    _EnvSpec("S3_ENDPOINT_URL", "s3_endpoint_url", "optional"),
+    _EnvSpec("IVR_FLOW", "ivr_flow"),
+    _EnvSpec("TTS_VOICE", "tts_voice"),
+    _EnvSpec("TTS_LANGUAGE", "tts_language"),
+    _EnvSpec("TIMEZONE", "timezone"),
+    _EnvSpec("LOG_FORMAT", "log_format"),
+    _EnvSpec("LOG_LEVEL", "log_level"),
+    _EnvSpec("DEFAULT_SLA_DAYS", "default_sla_days", "int"),
+)
+
+# Production must bring its own secrets; the embedded defaults are public and would be a hole.
+_PRODUCTION_REQUIRED = (
+    ("SECRET_KEY", "secret_key"),
+    ("PUBLIC_BASE_URL", "public_base_url"),
+    ("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+    ("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+    ("DATABASE_URL", "database_url"),
+)
+
+
+class _EnvReader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str) -> str | None:
+        value = self._env.get(name)
+        return value.strip() if value is not None else None
+
+
+def _require_production_secrets(settings: Settings) -> None:
+    defaults = Settings.__dataclass_fields__
+    missing = [
+        env_name
+        for env_name, attr in _PRODUCTION_REQUIRED
+        if getattr(settings, attr) in ("", None, _default_of(defaults[attr]))
+    ]
+    if len(settings.secret_key) < 32 and "SECRET_KEY" not in missing:
+        raise SettingsError("SECRET_KEY: must be at least 32 characters in production")
+    if missing:
+        raise SettingsError("production needs these environment variables: " + ", ".join(missing))
+
+
+def _default_of(f: dataclasses.Field[object]) -> object:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return None
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _check_scheme(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    scheme = urlsplit(url).scheme.split("+", 1)[0]
+    if scheme not in schemes:
+        raise SettingsError(f"{name}: scheme must be one of {', '.join(schemes)}, got {url!r}")
+
+
+def _check_http_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name}: must be an http(s) URL with a host, got {url!r}")
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from exc

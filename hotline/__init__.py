@@ -1,0 +1,71 @@
+"""The 1567 hotline web application: composition root and Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, g, request
+from flask.wrappers import Response
+
+from config import Settings
+from config.logging import configure_logging, request_id_var
+from hotline.runtime import EXTENSION_KEY, build_runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the application. Nothing happens at import time; everything happens here.
+
+    ``settings`` defaults to :meth:`Settings.from_env`, which raises SettingsError naming the
+    variable when a value is wrong or production lacks a secret.
+    """
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.extensions[EXTENSION_KEY] = build_runtime(settings, app)
+    _register_request_id(app)
+    _register_blueprints(app)
+    _warn_about_unsafe_settings(settings)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hotline.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+def _register_request_id(app: Flask) -> None:
+    @app.before_request
+    def tag_request() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        g.request_id_token = request_id_var.set(g.request_id)
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    @app.teardown_request
+    def untag_request(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+
+def _warn_about_unsafe_settings(settings: Settings) -> None:
+    if not settings.twilio_signature_check:
+        log.warning(
+            "TWILIO SIGNATURE CHECK IS OFF: anyone can post to /twilio/*. "
+            "This is allowed only in the embedded demo; never expose this server."
+        )

@@ -1,0 +1,82 @@
+"""The call log: one Call per Twilio CallSid and an append-only stream of CallEvents.
+
+CallEvents are shaped like Asterisk's queue_log (one row per thing that happened, with the node
+and the value); every call metric is derived from them. ``dedupe_key`` makes a replayed webhook
+write nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ticketing.db import Base, UTCDateTime, utcnow
+from ticketing.models import Ticket, User
+
+
+class CallEventKind(StrEnum):
+    IVR_ENTER = "ivr_enter"
+    IVR_INPUT = "ivr_input"
+    IVR_NO_INPUT = "ivr_no_input"
+    IVR_INVALID = "ivr_invalid"
+    TICKET_FILED = "ticket_filed"
+    STATUS_HEARD = "status_heard"
+    ENQUEUE = "enqueue"
+    CONNECT = "connect"
+    ABANDON = "abandon"
+    COMPLETE = "complete"
+    TRANSFER = "transfer"
+    SURVEY_ANSWER = "survey_answer"
+    HANGUP = "hangup"
+
+
+call_tickets = Table(
+    "call_tickets",
+    Base.metadata,
+    Column("call_id", ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_started", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    from_raw: Mapped[str] = mapped_column(String(64), default="")
+    to_number: Mapped[str] = mapped_column(String(64), default="")
+    direction: Mapped[str] = mapped_column(String(20), default="inbound")
+    twilio_status: Mapped[str] = mapped_column(String(20), default="ringing")
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    last_node: Mapped[str | None] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_s: Mapped[int | None]
+    queue_wait_s: Mapped[int | None]
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_sequence: Mapped[int] = mapped_column(default=-1)
+    is_training: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    agent: Mapped[User | None] = relationship()
+    tickets: Mapped[list[Ticket]] = relationship(secondary=call_tickets)
+
+
+class CallEvent(Base):
+    __tablename__ = "call_events"
+    __table_args__ = (Index("ix_call_events_kind_at", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    node: Mapped[str | None] = mapped_column(String(80))
+    value: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

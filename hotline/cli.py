@@ -1,0 +1,154 @@
+"""The ``hotline`` command: database, users, demo data and the local server."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+import click
+from flask import Flask
+
+from config import Settings, SettingsError
+from hotline.runtime import Runtime, runtime
+from ticketing.errors import TicketingError
+from ticketing.permissions import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+CLI_ACTOR = Actor.system("cli")
+
+
+def _app() -> Flask:
+    from hotline import create_app
+
+    try:
+        return create_app(Settings.from_env())
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+def _runtime() -> Runtime:
+    return runtime(_app())
+
+
+def _domain_errors(func: F) -> F:
+    """Show a domain error as one readable line and exit 1, never as a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TicketingError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return cast(F, wrapper)
+
+
+@click.group()
+def main() -> None:
+    """1567 Hotline: telephony and complaint ticketing for the Damrongdhamma Centers."""
+
+
+# Database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema and load reference data."""
+    from hotline.migrate import upgrade
+
+    rt = _runtime()
+    upgrade(rt.db)
+    click.echo(f"database is up to date ({rt.db.dialect})")
+
+
+# Users ------------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Accounts of agents, supervisors, admins and agency staff."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user.command("add")
+@click.argument("username")
+@click.option(
+    "--role", required=True, type=click.Choice(["agent", "supervisor", "admin", "agency"])
+)
+@click.option("--name", "display_name", required=True, help="The person's name as shown.")
+@click.option("--center", "center_code", help="'central' or a 2-digit province code.")
+@click.option("--agency", "agency_code", help="Agency code (for role agency).")
+@click.option("--locale", default="th", type=click.Choice(["th", "en"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_domain_errors
+def user_add(
+    username: str,
+    role: str,
+    display_name: str,
+    center_code: str | None,
+    agency_code: str | None,
+    locale: str,
+    password_stdin: bool,
+) -> None:
+    """Create an account."""
+    from ticketing.users import NewUser, create_user
+
+    rt = _runtime()
+    password = _read_password(password_stdin)
+    new = NewUser(username, display_name, password, role, center_code, agency_code, locale)
+    created = create_user(rt.uow(), new, CLI_ACTOR)
+    click.echo(f"created {created.username} ({created.role})")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_domain_errors
+def user_passwd(username: str, password_stdin: bool) -> None:
+    """Set a new password."""
+    from ticketing.users import set_password
+
+    rt = _runtime()
+    set_password(rt.uow(), username, _read_password(password_stdin), CLI_ACTOR)
+    click.echo(f"password changed for {username}")
+
+
+# Demo data and local server ---------------------------------------------------------------
+
+
+@main.command("demo-data")
+@click.option("--tickets", default=3000, show_default=True, help="How many tickets to create.")
+@click.option("--days", default=90, show_default=True, help="Spread over this many past days.")
+@click.option("--seed", default=1567, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--if-empty", is_flag=True, help="Do nothing when tickets already exist.")
+@_domain_errors
+def demo_data(tickets: int, days: int, seed: int, if_empty: bool) -> None:
+    """Load agencies, a user of every role, and realistic tickets and calls."""
+    from hotline.demo import DEMO_PASSWORD, load_demo_data
+
+    rt = _runtime()
+    summary = load_demo_data(rt, tickets=tickets, days=days, seed=seed, if_empty=if_empty)
+    click.echo(summary.describe())
+    click.echo(f"demo users (password {DEMO_PASSWORD}): " + ", ".join(summary.usernames))
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def run(host: str, port: int) -> None:
+    """Serve the application on this machine (the embedded demo; use gunicorn in production)."""
+    app = _app()
+    click.echo(f"1567 Hotline on http://{host}:{port}/  (Ctrl+C stops)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -1,0 +1,1 @@
+"""Declarative Thai IVR flows: schema, loader, linter and the engine."""

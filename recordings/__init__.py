@@ -1,0 +1,1 @@
+"""Call recordings: storage backends, the fetch job, playback and retention."""

@@ -1,0 +1,86 @@
+"""The app factory, health probes and structured logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import redis
+
+from config import Settings
+from config.logging import JsonFormatter, log_context
+from hotline import create_app
+from tests.conftest import service_missing
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def embedded(tmp_path: Path, **changes: object) -> Settings:
+    return Settings(instance_dir=tmp_path).replace(**changes)
+
+
+def test_healthz_answers_without_touching_dependencies(tmp_path: Path) -> None:
+    app = create_app(embedded(tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert response.headers["X-Request-Id"]
+
+
+def test_readyz_ok_on_the_embedded_default(tmp_path: Path) -> None:
+    response = create_app(embedded(tmp_path)).test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "sqlite", "redis": False}
+
+
+def test_readyz_names_an_unreachable_database(tmp_path: Path) -> None:
+    app = create_app(embedded(tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none"))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and "database" in response.json["problems"]
+
+
+def test_readyz_names_an_unreachable_redis(tmp_path: Path) -> None:
+    app = create_app(embedded(tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and list(response.json["problems"]) == ["redis"]
+
+
+def test_readyz_with_real_redis(tmp_path: Path) -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    response = create_app(embedded(tmp_path, redis_url=REDIS_URL)).test_client().get("/readyz")
+    assert response.status_code == 200 and response.json is not None
+    assert response.json["redis"] is True
+
+
+def test_importing_the_package_builds_nothing() -> None:
+    import hotline
+
+    assert not hasattr(hotline, "app")
+
+
+def test_json_log_lines_carry_call_sid_and_ticket_number() -> None:
+    from config.logging import ContextFilter
+
+    record = logging.LogRecord(
+        "hotline.voice", logging.INFO, __file__, 1, "step %s", ("menu",), None
+    )
+    with log_context(call_sid="CA123", ticket_number="6900012346"):
+        ContextFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "step menu" and line["level"] == "INFO"
+    assert line["call_sid"] == "CA123" and line["ticket_number"] == "6900012346"
+    assert line["ts"].endswith("+00:00")
+
+
+def test_production_app_refuses_to_start_without_secrets() -> None:
+    from config import SettingsError
+
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        create_app(Settings.from_env({"HOTLINE_ENV": "production"}))

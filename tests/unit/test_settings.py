@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import Settings, SettingsError
+
+PRODUCTION = {
+    "HOTLINE_ENV": "production",
+    "SECRET_KEY": "x" * 40,
+    "PUBLIC_BASE_URL": "https://hotline.example.go.th",
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "TWILIO_AUTH_TOKEN": "a-real-token",
+    "DATABASE_URL": "postgresql://hotline@db/hotline",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+
+
+def test_embedded_defaults_need_no_variables(tmp_path: Path) -> None:
+    settings = Settings.from_env({"INSTANCE_DIR": str(tmp_path)})
+    assert settings.environment == "embedded"
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
+    assert settings.jobs_inline and settings.redis_url is None
+    assert settings.tts_voice == "Google.th-TH-Standard-A"
+    assert settings.tz.key == "Asia/Bangkok"
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.secret_key = "changed"  # type: ignore[misc]
+
+
+def test_production_with_everything_starts() -> None:
+    settings = Settings.from_env(PRODUCTION)
+    assert settings.is_production and not settings.jobs_inline
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["SECRET_KEY", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "DATABASE_URL"],
+)
+def test_production_names_each_missing_secret(missing: str) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        Settings.from_env(env)
+
+
+def test_production_lists_all_missing_secrets_at_once() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"HOTLINE_ENV": "production"})
+    for name in ("SECRET_KEY", "PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOTLINE_ENV", "staging"),
+        ("RECORDINGS_BACKEND", "ftp"),
+        ("PUBLIC_BASE_URL", "hotline.example"),
+        ("TWILIO_API_BASE_URL", "ftp://api"),
+        ("REDIS_URL", "http://cache"),
+        ("DATABASE_URL", "mysql://db"),
+        ("TIMEZONE", "Mars/Olympus"),
+        ("DEFAULT_SLA_DAYS", "fifteen"),
+        ("DEFAULT_SLA_DAYS", "0"),
+        ("TWILIO_SIGNATURE_CHECK", "maybe"),
+        ("LOG_FORMAT", "xml"),
+    ],
+)
+def test_wrong_values_fail_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_signature_check_may_be_off_only_when_embedded() -> None:
+    assert not Settings.from_env({"TWILIO_SIGNATURE_CHECK": "false"}).twilio_signature_check
+    with pytest.raises(SettingsError, match="TWILIO_SIGNATURE_CHECK"):
+        Settings.from_env({**PRODUCTION, "TWILIO_SIGNATURE_CHECK": "0"})
+
+
+def test_s3_backend_needs_a_bucket() -> None:
+    with pytest.raises(SettingsError, match="S3_BUCKET"):
+        Settings.from_env({"RECORDINGS_BACKEND": "s3"})

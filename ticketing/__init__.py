@@ -1,0 +1,1 @@
+"""The complaint domain: tickets, statuses, numbers, referrals, audit; no Flask, no HTTP."""

@@ -1,0 +1,216 @@
+"""Database plumbing: the declarative base, UTC timestamps, engines and the unit of work.
+
+SQLite (the embedded default) and PostgreSQL (production) are both first-class. Every timestamp
+is stored and returned as an aware UTC datetime; naive datetimes are refused at write time so a
+local-time bug cannot reach the database silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        # SQLite has no time zone type: store naive UTC text, tag it again on the way out.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def make_engine(url: str, *, pool: bool = True) -> Engine:
+    """An engine tuned for the dialect: WAL, foreign keys and a busy timeout on SQLite."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if pool:
+        kwargs.update(pool_size=10, max_overflow=20)
+    else:
+        kwargs["poolclass"] = NullPool
+    return create_engine(_psycopg_url(url), **kwargs)
+
+
+def _psycopg_url(url: str) -> str:
+    # "postgresql://" defaults to psycopg2 in SQLAlchemy; we ship psycopg 3.
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_on_begin).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout
+    # instead of failing with "database is locked" when a read transaction tries to upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class JobDispatcher(Protocol):
+    """Where a committed unit of work sends its jobs (RQ in production, inline when embedded)."""
+
+    def dispatch(self, job: JobRequest) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """A job named by dotted path, with primitive arguments and a deterministic id."""
+
+    func: str
+    args: tuple[str | int, ...] = ()
+    job_id: str | None = None
+    queue: str = "default"
+
+
+@dataclass
+class Database:
+    """An engine and its session factory. One per process; sessions are per request or job."""
+
+    url: str
+    engine: Engine
+    session_factory: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str, *, pool: bool = True) -> Database:
+        return cls(url=url, engine=make_engine(url, pool=pool))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction: rolls back unless committed, and dispatches jobs only after commit.
+
+    Usage::
+
+        with UnitOfWork(db, jobs) as uow:
+            uow.session.add(...)
+            uow.after_commit(JobRequest("recordings.jobs.fetch", (sid,)))
+            uow.commit()
+    """
+
+    def __init__(self, database: Database, jobs: JobDispatcher | None = None) -> None:
+        self._database = database
+        self._jobs = jobs
+        self._pending: list[JobRequest] = []
+        self._callbacks: list[Callable[[], None]] = []
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use it in a with block")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self._database.dialect
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._database.session_factory()
+        self._pending = []
+        self._callbacks = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+
+    def after_commit(self, job: JobRequest) -> None:
+        self._pending.append(job)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    def commit(self) -> None:
+        self.session.commit()
+        pending, self._pending = self._pending, []
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+        for job in pending:
+            self._dispatch(job)
+
+    def _dispatch(self, job: JobRequest) -> None:
+        if self._jobs is None:
+            return
+        try:
+            self._jobs.dispatch(job)
+        except Exception:
+            # The rows are committed and say the work is unfinished; the sweeper finds them.
+            log.exception("could not enqueue %s; the sweeper will retry it", job.func)

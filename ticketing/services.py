@@ -1,0 +1,572 @@
+"""Service functions: each is one transaction that validates, changes, audits and commits.
+
+Input is checked before anything is written, and a failure anywhere rolls the whole unit of work
+back, so bad input changes nothing. Every change writes an AuditEvent in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketing.citizen_id import normalize_citizen_id
+from ticketing.db import UnitOfWork, utcnow
+from ticketing.errors import NotFoundError, PermissionDeniedError, ValidationError
+from ticketing.locations import Location, validate_location
+from ticketing.models import (
+    TICKET_SERIAL_SEQUENCE,
+    Agency,
+    AuditEvent,
+    Category,
+    Center,
+    Channel,
+    Holiday,
+    Note,
+    Priority,
+    Referral,
+    Role,
+    StatusChange,
+    Ticket,
+    TicketSerial,
+    User,
+)
+from ticketing.numbers import be_year_of, make_ticket_number
+from ticketing.permissions import Action, Actor, require
+from ticketing.phones import normalize_phone, parse_phone_strict
+from ticketing.sla import due_at
+from ticketing.statuses import TicketStatus, check_transition
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+MAX_DESCRIPTION = 10_000
+MAX_NOTE = 10_000
+MAX_NAME = 200
+
+__all__ = [
+    "TicketDraft",
+    "add_note",
+    "assign",
+    "change_status",
+    "merge_duplicate",
+    "open_ticket",
+    "refer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDraft:
+    """What a new complaint holds, as it arrives from the IVR, a form or the API."""
+
+    channel: str
+    category_code: str
+    description: str = ""
+    caller_phone: str | None = None
+    citizen_id: str | None = None
+    citizen_name: str | None = None
+    province_code: str | None = None
+    district_code: str | None = None
+    subdistrict_code: str | None = None
+    postal_code: str | None = None
+    priority: str = Priority.NORMAL.value
+    is_training: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _CleanDraft:
+    channel: Channel
+    category_code: str
+    description: str
+    caller_phone: str | None
+    citizen_id: str | None
+    citizen_name: str | None
+    location: Location | None
+    priority: Priority
+    is_training: bool
+
+
+# Opening a ticket -----------------------------------------------------------------------------
+
+
+def open_ticket(
+    uow: UnitOfWork,
+    draft: TicketDraft,
+    actor: Actor,
+    *,
+    tz: ZoneInfo = BANGKOK,
+    now: datetime | None = None,
+) -> Ticket:
+    """File a complaint and give it a number.
+
+    Raises:
+        ValidationError: a field is missing or wrong (the error names the field).
+        PermissionDeniedError: the actor may not open tickets.
+    """
+    require(actor, Action.OPEN)
+    clean = clean_draft(draft)
+    opened_at = now or utcnow()
+    with uow:
+        session = uow.session
+        category = _category_by_code(session, clean.category_code)
+        serial = _next_serial(uow)
+        number = make_ticket_number(be_year_of(opened_at, tz), serial)
+        ticket = Ticket(
+            number=number.digits,
+            serial=serial,
+            channel=clean.channel.value,
+            category_id=category.id,
+            description=clean.description,
+            caller_phone=clean.caller_phone,
+            citizen_id=clean.citizen_id,
+            citizen_name=clean.citizen_name,
+            center_id=_responsible_center(session, clean.location).id,
+            status=TicketStatus.RECEIVED.value,
+            priority=clean.priority.value,
+            due_at=due_at(opened_at, category.sla_days, _holidays(session), tz),
+            created_by_id=actor.user_id,
+            is_training=clean.is_training,
+            created_at=opened_at,
+            updated_at=opened_at,
+            **_location_columns(clean.location),
+        )
+        session.add(ticket)
+        session.flush()
+        _record_status(session, ticket, None, TicketStatus.RECEIVED, "", actor, opened_at)
+        _audit(session, actor, "ticket.open", ticket, None, snapshot(ticket), opened_at)
+        uow.commit()
+    return ticket
+
+
+def clean_draft(draft: TicketDraft) -> _CleanDraft:
+    """Validate and normalise a draft without touching the database."""
+    channel = _enum(Channel, draft.channel, "channel")
+    priority = _enum(Priority, draft.priority, "priority")
+    description = draft.description.strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise ValidationError(f"at most {MAX_DESCRIPTION} characters", field="description")
+    # A phone complaint may be only the caller's recorded words; other channels must be written.
+    if not description and channel != Channel.PHONE:
+        raise ValidationError("describe the complaint", field="description")
+    name = (draft.citizen_name or "").strip() or None
+    if name and len(name) > MAX_NAME:
+        raise ValidationError(f"at most {MAX_NAME} characters", field="citizen_name")
+    return _CleanDraft(
+        channel=channel,
+        category_code=draft.category_code.strip(),
+        description=description,
+        caller_phone=_clean_phone(draft.caller_phone, channel),
+        citizen_id=normalize_citizen_id(draft.citizen_id) if draft.citizen_id else None,
+        citizen_name=name,
+        location=_clean_location(draft),
+        priority=priority,
+        is_training=draft.is_training,
+    )
+
+
+def _clean_phone(raw: str | None, channel: Channel) -> str | None:
+    if not raw or not raw.strip():
+        return None
+    # Twilio's caller ID may be withheld: that is a fact about the call, not a user error.
+    if channel == Channel.PHONE:
+        return normalize_phone(raw).e164
+    return parse_phone_strict(raw)
+
+
+def _clean_location(draft: TicketDraft) -> Location | None:
+    codes = (draft.province_code, draft.district_code, draft.subdistrict_code, draft.postal_code)
+    if not any(codes):
+        return None
+    if not draft.province_code:
+        raise ValidationError("choose a province", field="province_code")
+    return validate_location(
+        draft.province_code,
+        draft.district_code or None,
+        draft.subdistrict_code or None,
+        draft.postal_code or None,
+    )
+
+
+def _location_columns(location: Location | None) -> dict[str, str | None]:
+    if location is None:
+        return {}
+    return {
+        "province_code": location.province_code,
+        "district_code": location.district_code,
+        "subdistrict_code": location.subdistrict_code,
+        "postal_code": location.postal_code,
+    }
+
+
+def _next_serial(uow: UnitOfWork) -> int:
+    """A serial no other writer can get: a sequence on PostgreSQL, AUTOINCREMENT on SQLite."""
+    session = uow.session
+    if uow.dialect == "postgresql":
+        return int(session.execute(TICKET_SERIAL_SEQUENCE.next_value()).scalar_one())
+    row = TicketSerial()
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _responsible_center(session: Session, location: Location | None) -> Center:
+    center = None
+    if location is not None:
+        center = session.scalars(
+            select(Center).where(
+                Center.kind == "province", Center.province_code == location.province_code
+            )
+        ).first()
+    center = center or session.scalars(select(Center).where(Center.kind == "central")).first()
+    if center is None:
+        raise NotFoundError("no central center: run `hotline db upgrade` to seed reference data")
+    return center
+
+
+def _holidays(session: Session) -> set[date]:
+    return set(session.scalars(select(Holiday.day)))
+
+
+def _category_by_code(session: Session, code: str) -> Category:
+    category = session.scalars(select(Category).where(Category.code == code)).first()
+    if category is None or not category.is_active:
+        raise ValidationError(f"unknown category {code!r}", field="category")
+    return category
+
+
+# Changing a ticket ------------------------------------------------------------------------------
+
+
+def add_note(
+    uow: UnitOfWork,
+    ticket_id: int,
+    body: str,
+    actor: Actor,
+    *,
+    is_public: bool = False,
+    now: datetime | None = None,
+) -> Note:
+    """Add an internal or public note.
+
+    Raises:
+        ValidationError: the note is empty or too long.
+        NotFoundError: no such ticket (or, for an agency, not one referred to it).
+        PermissionDeniedError: the actor may not add notes.
+    """
+    require(actor, Action.NOTE)
+    text = body.strip()
+    if not text:
+        raise ValidationError("write the note", field="body")
+    if len(text) > MAX_NOTE:
+        raise ValidationError(f"at most {MAX_NOTE} characters", field="body")
+    with uow:
+        ticket = _ticket_for(uow.session, ticket_id, actor)
+        written_at = now or utcnow()
+        note = Note(
+            ticket_id=ticket.id,
+            author_id=actor.user_id,
+            author_label=actor.label,
+            body=text,
+            is_public=is_public,
+            created_at=written_at,
+        )
+        uow.session.add(note)
+        ticket.updated_at = written_at
+        uow.session.flush()
+        after = {"note_id": note.id, "is_public": is_public}
+        _audit(uow.session, actor, "ticket.note", ticket, None, after, written_at)
+        uow.commit()
+    return note
+
+
+def change_status(
+    uow: UnitOfWork,
+    ticket_id: int,
+    target: str,
+    actor: Actor,
+    *,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """Move a ticket along the workflow (see :mod:`ticketing.statuses`).
+
+    Raises:
+        IllegalTransitionError: the workflow does not allow it, or a reason is missing.
+        ValidationError: ``target`` is not a status, or is ``duplicate`` (use merge_duplicate).
+    """
+    require(actor, Action.STATUS)
+    status = _enum(TicketStatus, target, "status")
+    if status == TicketStatus.DUPLICATE:
+        raise ValidationError("merge the ticket into another to mark it duplicate", field="status")
+    with uow:
+        ticket = _ticket_for(uow.session, ticket_id, actor)
+        _transition(uow.session, ticket, status, reason.strip(), actor, now)
+        uow.commit()
+    return ticket
+
+
+def assign(uow: UnitOfWork, ticket_id: int, assignee_id: int | None, actor: Actor) -> Ticket:
+    """Give a ticket to a staff member (or take it back with ``None``).
+
+    Raises:
+        ValidationError: the assignee is unknown, inactive or not staff.
+        PermissionDeniedError: an agent assigning a ticket to someone else.
+    """
+    require(actor, Action.ASSIGN)
+    if actor.role == Role.AGENT and assignee_id not in (None, actor.user_id):
+        raise PermissionDeniedError("an agent may assign tickets only to themselves")
+    with uow:
+        session = uow.session
+        ticket = _ticket_for(session, ticket_id, actor)
+        if assignee_id is not None:
+            _staff_user(session, assignee_id)
+        before = {"assignee_id": ticket.assignee_id}
+        ticket.assignee_id = assignee_id
+        ticket.updated_at = utcnow()
+        _audit(session, actor, "ticket.assign", ticket, before, {"assignee_id": assignee_id})
+        uow.commit()
+    return ticket
+
+
+def refer(
+    uow: UnitOfWork,
+    ticket_id: int,
+    agency_ids: list[int],
+    actor: Actor,
+    *,
+    note: str = "",
+    tz: ZoneInfo = BANGKOK,
+    now: datetime | None = None,
+) -> list[Referral]:
+    """Send a ticket on (ส่งต่อ) to one or more agencies, each with a business-day deadline.
+
+    Raises:
+        ValidationError: no agency given, an agency is unknown or inactive, or already has an
+            open referral of this ticket.
+        IllegalTransitionError: the ticket's status cannot become ``referred``.
+    """
+    require(actor, Action.REFER)
+    if not agency_ids:
+        raise ValidationError("choose at least one agency", field="agency_ids")
+    sent_at = now or utcnow()
+    with uow:
+        session = uow.session
+        ticket = _ticket_for(session, ticket_id, actor)
+        agencies = _agencies(session, agency_ids)
+        _refuse_open_referrals(session, ticket, agencies)
+        deadline = due_at(sent_at, ticket.category.sla_days, _holidays(session), tz)
+        referrals = [
+            Referral(
+                ticket_id=ticket.id,
+                agency_id=agency.id,
+                sent_at=sent_at,
+                due_at=deadline,
+                created_by_id=actor.user_id,
+            )
+            for agency in agencies
+        ]
+        session.add_all(referrals)
+        if ticket.status != TicketStatus.REFERRED:
+            _transition(session, ticket, TicketStatus.REFERRED, note.strip(), actor, sent_at)
+        session.flush()
+        _audit(
+            session,
+            actor,
+            "ticket.refer",
+            ticket,
+            None,
+            {"agency_ids": [a.id for a in agencies], "due_at": deadline.isoformat()},
+        )
+        uow.commit()
+    return referrals
+
+
+def merge_duplicate(
+    uow: UnitOfWork, duplicate_id: int, into_id: int, actor: Actor, *, reason: str
+) -> Ticket:
+    """Mark ``duplicate_id`` as a duplicate of ``into_id``; the citizen follows the original.
+
+    Raises:
+        ValidationError: merging a ticket into itself or into a ticket that is itself merged.
+        IllegalTransitionError: the duplicate's status cannot become ``duplicate``, or no reason.
+    """
+    require(actor, Action.MERGE)
+    if duplicate_id == into_id:
+        raise ValidationError("a ticket cannot be merged into itself", field="into")
+    with uow:
+        session = uow.session
+        duplicate = _ticket_for(session, duplicate_id, actor)
+        original = _ticket_for(session, into_id, actor)
+        if original.status == TicketStatus.DUPLICATE:
+            raise ValidationError(
+                f"ticket {original.number} is itself a duplicate; merge into the one it follows",
+                field="into",
+            )
+        _transition(session, duplicate, TicketStatus.DUPLICATE, reason.strip(), actor)
+        duplicate.merged_into_id = original.id
+        session.add(
+            Note(
+                ticket_id=original.id,
+                author_id=actor.user_id,
+                author_label=actor.label,
+                body=f"รวมเรื่องซ้ำ {duplicate.number} เข้ากับเรื่องนี้: {reason.strip()}",
+            )
+        )
+        _audit(session, actor, "ticket.merge", duplicate, None, {"merged_into": original.number})
+        uow.commit()
+    return duplicate
+
+
+# Shared steps -------------------------------------------------------------------------------
+
+
+def _transition(
+    session: Session,
+    ticket: Ticket,
+    target: TicketStatus,
+    reason: str,
+    actor: Actor,
+    at: datetime | None = None,
+) -> None:
+    current = ticket.status_enum
+    check_transition(current, target, reason)
+    when = at or utcnow()
+    before = snapshot(ticket)
+    ticket.status = target.value
+    ticket.updated_at = when
+    if target == TicketStatus.RESOLVED:
+        ticket.resolved_at = when
+    if target == TicketStatus.CLOSED:
+        ticket.closed_at = when
+    if target == TicketStatus.REOPENED:
+        ticket.resolved_at = ticket.closed_at = None
+    _record_status(session, ticket, current, target, reason, actor, when)
+    _audit(session, actor, "ticket.status", ticket, before, snapshot(ticket), when)
+
+
+def _record_status(
+    session: Session,
+    ticket: Ticket,
+    current: TicketStatus | None,
+    target: TicketStatus,
+    reason: str,
+    actor: Actor,
+    at: datetime,
+) -> None:
+    session.add(
+        StatusChange(
+            ticket_id=ticket.id,
+            from_status=current.value if current else None,
+            to_status=target.value,
+            reason=reason,
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+            created_at=at,
+        )
+    )
+
+
+def _ticket_for(session: Session, ticket_id: int, actor: Actor) -> Ticket:
+    """Load a ticket for update; agencies see only tickets referred to them."""
+    # FOR UPDATE serialises concurrent changes on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+    ticket = session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None or not _visible_to(session, ticket, actor):
+        raise NotFoundError(f"no ticket with id {ticket_id}", field="ticket")
+    return ticket
+
+
+def _visible_to(session: Session, ticket: Ticket, actor: Actor) -> bool:
+    if actor.role != Role.AGENCY:
+        return True
+    referral = session.scalars(
+        select(Referral.id).where(
+            Referral.ticket_id == ticket.id, Referral.agency_id == actor.agency_id
+        )
+    ).first()
+    return referral is not None
+
+
+def _staff_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.role == Role.AGENCY:
+        raise ValidationError(f"no active staff member with id {user_id}", field="assignee")
+    return user
+
+
+def _agencies(session: Session, agency_ids: list[int]) -> list[Agency]:
+    wanted = list(dict.fromkeys(agency_ids))
+    found = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(wanted)))}
+    for agency_id in wanted:
+        agency = found.get(agency_id)
+        if agency is None or not agency.is_active:
+            raise ValidationError(f"no active agency with id {agency_id}", field="agency_ids")
+    return [found[i] for i in wanted]
+
+
+def _refuse_open_referrals(session: Session, ticket: Ticket, agencies: list[Agency]) -> None:
+    open_ids = set(
+        session.scalars(
+            select(Referral.agency_id).where(
+                Referral.ticket_id == ticket.id,
+                Referral.agency_id.in_([a.id for a in agencies]),
+                Referral.answered_at.is_(None),
+                Referral.status != "returned",
+            )
+        )
+    )
+    for agency in agencies:
+        if agency.id in open_ids:
+            raise ValidationError(
+                f"already referred to {agency.name_en} and not yet answered", field="agency_ids"
+            )
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    ticket: Ticket,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+            action=action,
+            entity_type="ticket",
+            entity_id=ticket.number,
+            before=before,
+            after=after,
+            ip=actor.ip,
+            created_at=at or utcnow(),
+        )
+    )
+
+
+def snapshot(ticket: Ticket) -> dict[str, Any]:
+    """The audited fields of a ticket (the citizen ID is never copied into the audit trail)."""
+    return {
+        "number": ticket.number,
+        "status": ticket.status,
+        "category_id": ticket.category_id,
+        "priority": ticket.priority,
+        "assignee_id": ticket.assignee_id,
+        "province_code": ticket.province_code,
+        "district_code": ticket.district_code,
+        "merged_into_id": ticket.merged_into_id,
+    }
+
+
+_E = TypeVar("_E", Channel, Priority, TicketStatus)
+
+
+def _enum(kind: type[_E], value: str, field: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ValidationError(f"{value!r} is not one of {allowed}", field=field) from None
