@@ -57,7 +57,7 @@ class Settings:
     timezone: str = "Asia/Bangkok"
     log_format: str = "text"
     log_level: str = "INFO"
-    default_sla_days: int = 15
+    recording_max_seconds: int = 180
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -73,8 +73,8 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
-        if self.default_sla_days < 1:
-            raise SettingsError("DEFAULT_SLA_DAYS: must be at least 1")
+        if not 10 <= self.recording_max_seconds <= 3600:
+            raise SettingsError("RECORDING_MAX_SECONDS: must be between 10 and 3600")
         if self.recordings_backend == "s3" and not self.s3_bucket:
             raise SettingsError("S3_BUCKET: required when RECORDINGS_BACKEND=s3")
         if not self.twilio_signature_check and self.environment == "production":
@@ -184,7 +184,7 @@ _ENV_SPECS = (
     _EnvSpec("TIMEZONE", "timezone"),
     _EnvSpec("LOG_FORMAT", "log_format"),
     _EnvSpec("LOG_LEVEL", "log_level"),
-    _EnvSpec("DEFAULT_SLA_DAYS", "default_sla_days", "int"),
+    _EnvSpec("RECORDING_MAX_SECONDS", "recording_max_seconds", "int"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

@@ -69,7 +69,10 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # No pre-ping: it costs a round trip per transaction. After a database restart SQLAlchemy
+    # invalidates the whole pool on the first disconnect error, so one request fails (webhooks
+    # still answer with their fallback TwiML) and the next ones reconnect.
+    kwargs: dict[str, Any] = {"pool_recycle": 1800}
     if pool:
         kwargs.update(pool_size=10, max_overflow=20)
     else:
@@ -124,6 +127,8 @@ class Database:
     url: str
     engine: Engine
     session_factory: sessionmaker[Session] = field(init=False)
+    # Per-process memo for rarely changing rows (see ticketing.reference).
+    memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
@@ -172,6 +177,10 @@ class UnitOfWork:
     def dialect(self) -> str:
         return self._database.dialect
 
+    @property
+    def memo(self) -> dict[str, object]:
+        return self._database.memo
+
     def __enter__(self) -> UnitOfWork:
         self._session = self._database.session_factory()
         self._pending = []
@@ -208,6 +217,7 @@ class UnitOfWork:
 
     def _dispatch(self, job: JobRequest) -> None:
         if self._jobs is None:
+            log.warning("no job dispatcher: %s left to the sweeper", job.func)
             return
         try:
             self._jobs.dispatch(job)

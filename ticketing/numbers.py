@@ -1,7 +1,7 @@
 """Ticket numbers: digits only, because callers key them on a phone keypad and hear them read back.
 
 A number is the 2-digit Buddhist-era year, the serial zero-padded to at least 7 digits, and one
-Damm check digit, e.g. ``69-0001234-5``. The check digit catches every single mistyped digit and
+Damm check digit, e.g. ``69-0001234-6``. The check digit catches every single mistyped digit and
 every swap of two adjacent digits, so a mistyped number is refused before any database lookup
 instead of silently opening someone else's complaint.
 """
@@ -68,13 +68,13 @@ class TicketNumber:
 
     @property
     def digits(self) -> str:
-        """The full number as stored and keyed, e.g. ``6900012345``."""
+        """The full number as stored and keyed, e.g. ``6900012346``."""
         body = self._body()
         return body + damm_check_digit(body)
 
     @property
     def display(self) -> str:
-        """The number grouped for screens and print, e.g. ``69-0001234-5``."""
+        """The number grouped for screens and print, e.g. ``69-0001234-6``."""
         digits = self.digits
         return f"{digits[:2]}-{digits[2:-1]}-{digits[-1]}"
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ticketing.db import UnitOfWork, utcnow
+from ticketing.audit import record_audit
+from ticketing.db import UnitOfWork
 from ticketing.errors import NotFoundError, ValidationError
-from ticketing.models import Agency, AuditEvent, Center, Role, User
+from ticketing.models import Agency, Center, Role, User
 from ticketing.permissions import Actor
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
@@ -124,15 +125,4 @@ def _membership(
 def _audit(
     uow: UnitOfWork, actor: Actor, action: str, user: User, after: dict[str, object]
 ) -> None:
-    uow.session.add(
-        AuditEvent(
-            actor_id=actor.user_id,
-            actor_label=actor.label,
-            action=action,
-            entity_type="user",
-            entity_id=str(user.id),
-            after=after,
-            ip=actor.ip,
-            created_at=utcnow(),
-        )
-    )
+    record_audit(uow.session, actor, action, ("user", str(user.id)), after=after)

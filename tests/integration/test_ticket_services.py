@@ -253,3 +253,15 @@ def test_32_concurrent_writers_get_32_distinct_valid_numbers(database: Database)
     assert len(numbers) == 32 and len(set(numbers)) == 32
     for number in numbers:
         parse_ticket_number(number)
+
+
+def test_referred_and_duplicate_only_through_their_services(database: Database) -> None:
+    agent = make_user(database, "agent")
+    ticket = make_ticket(database)
+    change_status(UnitOfWork(database), ticket.id, "accepted", agent)
+    before = row_counts(database)
+    with pytest.raises(ValidationError, match="refer the ticket"):
+        change_status(UnitOfWork(database), ticket.id, "referred", agent)
+    with pytest.raises(ValidationError, match="merge the ticket"):
+        change_status(UnitOfWork(database), ticket.id, "duplicate", agent, reason="x")
+    assert row_counts(database) == before

@@ -1,0 +1,48 @@
+"""The audit trail (PDPA): who did what to which record, and the values before and after.
+
+Rows are written with a plain INSERT in the caller's transaction, so an audit event exists
+exactly when the change it describes was committed. Nothing reads them back in the same
+transaction, so they skip the ORM's unit of work (a measurable share of a ticket's cost).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from ticketing.db import utcnow
+from ticketing.models import AuditEvent
+from ticketing.permissions import Actor
+
+
+def record_audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: tuple[str, str],
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Append one audit event; ``entity`` is (type, id), e.g. ("ticket", "6900012346")."""
+    entity_type, entity_id = entity
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "actor_id": actor.user_id,
+                "actor_label": actor.label,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+                "ip": actor.ip,
+                "created_at": at or utcnow(),
+            }
+        ],
+    )
