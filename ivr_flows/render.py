@@ -1,0 +1,171 @@
+"""Turn an engine answer into TwiML. The only place the IVR builds TwiML.
+
+URLs come from the application (a :class:`Urls`), so the engine's state can travel inside them
+and this module knows nothing about routes or encryption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr_flows.engine import CallState, Play
+from ivr_flows.model import Flow, Node, Prompt
+
+MENU_TIMEOUT_S = 6
+COLLECT_TIMEOUT_S = 8
+RECORD_SILENCE_S = 5
+HOLD_PAUSE_S = 20
+# Validators whose answers have a fixed length: the Gather ends by itself, no # needed.
+FIXED_DIGITS = {"postal_code": 5, "citizen_id": 13}
+
+
+class Urls(Protocol):
+    def step(self, state: CallState, *, timed_out: bool = False) -> str: ...
+    def recording_status(self, state: CallState) -> str: ...
+    def queue_result(self, state: CallState) -> str: ...
+    def wait(self, state: CallState) -> str: ...
+    def audio(self, path: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    name: str = "Google.th-TH-Standard-A"
+    language: str = "th-TH"
+
+
+class _Vars(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(text: str, data: Mapping[str, str]) -> str:
+    """Put the call's data into a prompt; unknown names become empty (the linter flags them)."""
+    return text.format_map(_Vars(data))
+
+
+class Renderer:
+    def __init__(self, flow: Flow, voice: Voice, urls: Urls, recording_max_s: int) -> None:
+        self.flow = flow
+        self.voice = voice
+        self.urls = urls
+        self.recording_max_s = recording_max_s
+
+    def play(self, outcome: Play) -> VoiceResponse:
+        response = VoiceResponse()
+        state = outcome.state
+        for prompt in outcome.lead_in:
+            self._speak(response, prompt, state.data)
+        node = self.flow.node(state.node)
+        getattr(self, f"_{node.kind}")(response, node, state)
+        return response
+
+    def hold(self, node: Node, data: Mapping[str, str]) -> VoiceResponse:
+        """What a queued caller hears while waiting (Twilio re-requests it when it ends)."""
+        response = VoiceResponse()
+        self._speak(response, node.hold, data)
+        response.pause(length=HOLD_PAUSE_S)
+        return response
+
+    def apology(self, text: str, queue: str, action: str) -> VoiceResponse:
+        """Used when anything fails: apologise and put the caller through to agents."""
+        response = VoiceResponse()
+        response.say(text, voice=self.voice.name, language=self.voice.language)
+        response.enqueue(queue, action=action, method="POST")
+        return response
+
+    # Node kinds -----------------------------------------------------------------------
+
+    def _menu(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+        gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
+        self._speak(gather, node.prompt, state.data)
+        response.redirect(self.urls.step(state, timed_out=True), method="POST")
+
+    _survey = _menu
+
+    def _collect(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+        if state.confirming is not None:
+            gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
+            self._speak(gather, node.confirm, state.data)
+        else:
+            digits = FIXED_DIGITS.get(node.validator or "")
+            gather = self._gather(
+                response, node, state, num_digits=digits, timeout=COLLECT_TIMEOUT_S,
+                finish_on_key="#",
+            )  # fmt: skip
+            self._speak(gather, node.prompt, state.data)
+        response.redirect(self.urls.step(state, timed_out=True), method="POST")
+
+    def _record(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+        self._speak(response, node.prompt, state.data)
+        response.record(
+            action=self.urls.step(state),
+            method="POST",
+            max_length=node.max_length or self.recording_max_s,
+            timeout=RECORD_SILENCE_S,
+            finish_on_key="#",
+            play_beep=True,
+            recording_status_callback=self.urls.recording_status(state),
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed absent",
+        )
+        # An empty recording does not call the action; Twilio falls through to this.
+        response.redirect(self.urls.step(state, timed_out=True), method="POST")
+
+    def _enqueue(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+        self._speak(response, node.prompt, state.data)
+        response.enqueue(
+            node.queue,
+            action=self.urls.queue_result(state),
+            method="POST",
+            wait_url=self.urls.wait(state),
+            wait_url_method="POST",
+        )
+
+    def _transfer(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+        self._speak(response, node.prompt, state.data)
+        response.dial(
+            node.number, action=self.urls.step(state), method="POST", timeout=node.timeout
+        )
+
+    def _hangup(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+        self._speak(response, node.prompt, state.data)
+        response.hangup()
+
+    # Pieces ---------------------------------------------------------------------------
+
+    def _gather(
+        self,
+        response: VoiceResponse,
+        node: Node,
+        state: CallState,
+        *,
+        num_digits: int | None,
+        timeout: int,
+        finish_on_key: str | None = None,
+    ) -> Gather:
+        speech = bool(node.speech) and state.confirming is None
+        gather: Gather = response.gather(
+            input="dtmf speech" if speech else "dtmf",
+            action=self.urls.step(state),
+            method="POST",
+            timeout=timeout,
+            num_digits=num_digits,
+            finish_on_key=finish_on_key,
+            language=self.voice.language if speech else None,
+            hints=", ".join(node.speech) if speech else None,
+            speech_timeout=3 if speech else None,
+            speech_model="experimental_utterances" if speech else None,
+        )
+        return gather
+
+    def _speak(
+        self, parent: VoiceResponse | Gather, prompt: Prompt, data: Mapping[str, str]
+    ) -> None:
+        if prompt.audio:
+            parent.play(self.urls.audio(prompt.audio))
+        elif prompt.text:
+            parent.say(fill(prompt.text, data), voice=self.voice.name, language=self.voice.language)
