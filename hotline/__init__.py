@@ -41,8 +41,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from hotline.health import bp as health_bp
+    from hotline.runtime import runtime
+    from hotline.voice import init_voice
 
     app.register_blueprint(health_bp)
+    init_voice(app, runtime(app))
 
 
 def _register_request_id(app: Flask) -> None:

@@ -32,6 +32,8 @@ class CallEventKind(StrEnum):
     TRANSFER = "transfer"
     SURVEY_ANSWER = "survey_answer"
     HANGUP = "hangup"
+    QUEUE_ERROR = "queue_error"
+    SMS_REQUESTED = "sms_requested"
 
 
 call_tickets = Table(

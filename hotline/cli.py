@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from flask import Flask
@@ -14,6 +15,9 @@ from config import Settings, SettingsError
 from hotline.runtime import Runtime, runtime
 from ticketing.errors import TicketingError
 from ticketing.permissions import Actor
+
+if TYPE_CHECKING:
+    from ivr_flows.model import Flow
 
 F = TypeVar("F", bound=Callable[..., Any])
 CLI_ACTOR = Actor.system("cli")
@@ -152,3 +156,77 @@ def run(host: str, port: int) -> None:
     app = _app()
     click.echo(f"1567 Hotline on http://{host}:{port}/  (Ctrl+C stops)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+# IVR flows --------------------------------------------------------------------------------
+
+
+@main.group()
+def flows() -> None:
+    """Check and draw the IVR flows callers hear."""
+
+
+def _flow_arg(name: str | None) -> str:
+    """The flow to work on: the argument, else the one the settings name (default ``1567``)."""
+    if name:
+        return name
+    try:
+        return Settings.from_env().ivr_flow
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+def _load_flow_or_exit(name: str) -> Flow:
+    """A bundled flow by name or a YAML file by path; a schema error is printed and exits 1.
+
+    Files are read afresh rather than through the cached ``load_flow``, so an edited file is
+    checked as it is now.
+    """
+    from ivr_flows.loader import FlowError, load_flow, parse_flow
+
+    path = Path(name)
+    try:
+        if path.is_file():
+            return parse_flow(path.read_text(encoding="utf-8"), path.name)
+        return load_flow(name)
+    except FlowError as exc:
+        click.echo(str(exc))
+        raise click.exceptions.Exit(1) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"{path.name}: cannot read the file ({exc})")
+        raise click.exceptions.Exit(1) from exc
+
+
+@flows.command("check")
+@click.argument("file", required=False)
+def flows_check(file: str | None) -> None:
+    """Load a flow (a bundled name or a YAML file) and lint it; exit 1 on any issue."""
+    from ivr_flows.lint import ACTION_VARS, lint_flow
+
+    flow = _load_flow_or_exit(_flow_arg(file))
+    issues = lint_flow(flow, known_actions=frozenset(ACTION_VARS))
+    for issue in issues:
+        click.echo(str(issue))
+    if issues:
+        raise click.exceptions.Exit(1)
+    click.echo(f"{flow.source}: ok ({len(flow.nodes)} nodes)")
+
+
+@flows.command("graph")
+@click.argument("file", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the Mermaid text here instead of standard output.",
+)
+def flows_graph(file: str | None, output: Path | None) -> None:
+    """Draw a flow as a Mermaid flowchart (paste it into any Mermaid viewer)."""
+    from ivr_flows.graph import to_mermaid
+
+    text = to_mermaid(_load_flow_or_exit(_flow_arg(file)))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)

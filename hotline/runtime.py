@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -11,7 +12,7 @@ from redis import Redis
 
 from config import Settings
 from hotline.jobs import InlineJobs, RQJobs
-from ticketing.db import Database, JobDispatcher, UnitOfWork
+from ticketing.db import Database, JobDispatcher, UnitOfWork, utcnow
 
 EXTENSION_KEY = "hotline"
 
@@ -22,6 +23,8 @@ class Runtime:
     db: Database
     redis: Redis | None
     jobs: JobDispatcher
+    # The one clock of the web tier; tests replace it to call at night or on a holiday.
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.jobs)

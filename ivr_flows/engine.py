@@ -150,6 +150,11 @@ def after_queue(flow: Flow, state: CallState, bridged: bool, ctx: Context) -> Ou
     return _enter(flow, replace(state, step=state.step + 1), ctx, to=node.after)
 
 
+def goto(flow: Flow, state: CallState, node_id: str, ctx: Context) -> Outcome:
+    """Move the call to ``node_id`` on the application's behalf (e.g. no agent can answer)."""
+    return _enter(flow, replace(state, step=state.step + 1), ctx, to=node_id)
+
+
 def repeat(state: CallState) -> Play:
     return Play(replace(state, step=state.step + 1, confirming=None))
 

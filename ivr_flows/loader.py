@@ -133,7 +133,7 @@ class _Builder:
         if not isinstance(prompts, dict):
             raise self.fail("must be a mapping", field="prompts")
         max_failures = raw.get("max_failures", 2)
-        if not isinstance(max_failures, int) or not 1 <= max_failures <= 3:
+        if type(max_failures) is not int or not 1 <= max_failures <= 3:  # bool is an int too
             raise self.fail("must be 1, 2 or 3", field="max_failures")
         flow = Flow(
             name=self._text(raw, "name", None),
@@ -175,7 +175,7 @@ class _Builder:
             speech=self._speech(body, node_id),
             validator=self._validator(body, node_id),
             store=self._opt_text(body, "store", node_id),
-            optional=bool(body.get("optional", False)),
+            optional=self._flag(body, "optional", node_id),
             confirm=self._as_prompt(body.get("confirm"), node_id, "confirm"),
             max_digits=self._int(body, "max_digits", node_id, 20, 1, 32) or 20,
             max_length=self._int(body, "max_length", node_id, None, 5, 3600),
@@ -238,13 +238,20 @@ class _Builder:
             raise self.fail("must be text", node, name)
         return str(value)
 
+    def _flag(self, raw: dict[str, Any], name: str, node: str) -> bool:
+        # bool("false") is True: a quoted "false" would silently make a question skippable.
+        value = raw.get(name, False)
+        if not isinstance(value, bool):
+            raise self.fail("must be true or false", node, name)
+        return value
+
     def _int(
         self, raw: dict[str, Any], name: str, node: str, default: int | None, low: int, high: int
     ) -> int | None:
         value = raw.get(name, default)
         if value is None:
             return None
-        if not isinstance(value, int) or not low <= value <= high:
+        if type(value) is not int or not low <= value <= high:  # bool is an int too
             raise self.fail(f"must be a whole number from {low} to {high}", node, name)
         return value
 

@@ -24,7 +24,7 @@ CATEGORY_SEEDS: tuple[CategorySeed, ...] = (
     CategorySeed("informal_debt", "หนี้นอกระบบ", "Informal debt"),
     CategorySeed(
         "official_misconduct",
-        "เจ้าหน้าที่รัฐประพฤติมิชอบหรือทุจริต",
+        "เจ้าหน้าที่รัฐทุจริตหรือประพฤติมิชอบ",
         "Misconduct or corruption of officials",
     ),
     CategorySeed("drugs", "ยาเสพติด", "Drugs"),

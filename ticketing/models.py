@@ -177,6 +177,8 @@ class Ticket(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # Idempotency key of the channel that filed it (e.g. "ivr:CA…"): a replay finds, not files.
+    external_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     is_training: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -274,6 +276,36 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmsStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    OPTED_OUT = "opted_out"
+
+
+class SmsMessage(Base):
+    """An SMS to a citizen (outbox): written in the transaction that decides to send it.
+
+    ``dedupe_key`` (e.g. "ticket-number:42", "status:42:resolved") makes every request to send
+    idempotent; a job sends pending rows and the delivery callback updates ``status``.
+    """
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    to_number: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=SmsStatus.PENDING.value, index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Holiday(Base):

@@ -98,8 +98,12 @@ def open_ticket(
     *,
     tz: ZoneInfo = BANGKOK,
     now: datetime | None = None,
+    external_ref: str | None = None,
 ) -> Ticket:
     """File a complaint and give it a number.
+
+    ``external_ref`` is the filing channel's idempotency key: a second ticket with the same key
+    is refused by the database (IntegrityError), so the caller can look the first one up.
 
     Raises:
         ValidationError: a field is missing or wrong (the error names the field).
@@ -131,6 +135,7 @@ def open_ticket(
             due_at=due_at(opened_at, category.sla_days, reference.holidays, tz),
             created_by_id=actor.user_id,
             is_training=clean.is_training,
+            external_ref=external_ref,
             created_at=opened_at,
             updated_at=opened_at,
             **_location_columns(clean.location),

@@ -1,0 +1,233 @@
+"""Writing the call log: webhooks hand over entries, which reach the database in batches.
+
+A webhook must answer in milliseconds, so in production it only appends its entries to a Redis
+list; ``hotline worker`` drains the list into PostgreSQL every second (:func:`flush_buffer`).
+Without Redis — or when Redis fails — entries are written straight to the database. Every entry
+carries a dedupe key, so a replayed webhook or a batch applied twice writes nothing twice.
+Tickets and recordings never travel this way: they are committed before the webhook answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from redis import Redis, RedisError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hotline.calllog import Call, CallEvent, CallEventKind
+from ticketing.db import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+BUFFER_KEY = "hotline:call-log"
+CALL_STARTED = "call_started"
+CALL_STATUS = "call_status"
+CALL_ONLY = frozenset({CALL_STARTED, CALL_STATUS})
+TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    call_sid: str
+    kind: str
+    at: datetime
+    node: str | None = None
+    value: str | None = None
+    dedupe_key: str | None = None
+    data: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        values = asdict(self)
+        values["at"] = self.at.isoformat()
+        return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LogEntry:
+        values = json.loads(text)
+        values["at"] = datetime.fromisoformat(values["at"])
+        return cls(**values)
+
+
+class CallLogWriter(Protocol):
+    def write(self, entries: Sequence[LogEntry]) -> None: ...
+
+
+class DirectWriter:
+    """Applies entries in their own transaction (embedded mode, and the fallback)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def write(self, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        with UnitOfWork(self._database) as uow:
+            apply_entries(uow.session, entries)
+            uow.commit()
+
+
+class RedisWriter:
+    """Appends entries to a Redis list in one round trip; writes directly if Redis fails."""
+
+    def __init__(self, redis: Redis, fallback: DirectWriter) -> None:
+        self._redis = redis
+        self._fallback = fallback
+
+    def write(self, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        try:
+            self._redis.rpush(BUFFER_KEY, *(entry.to_json() for entry in entries))
+        except RedisError:
+            log.warning("Redis unavailable: writing %d call log entries directly", len(entries))
+            self._fallback.write(entries)
+
+
+def flush_buffer(database: Database, redis: Redis, batch: int = 2000) -> int:
+    """Move up to ``batch`` buffered entries into the database; returns how many.
+
+    The entries leave Redis only after the database committed them; if this process dies in
+    between, the next flush applies them again and the dedupe keys make that harmless.
+    """
+    raw: list[bytes] = redis.lrange(BUFFER_KEY, 0, batch - 1)  # type: ignore[assignment]
+    if not raw:
+        return 0
+    DirectWriter(database).write([LogEntry.from_json(item) for item in raw])
+    redis.ltrim(BUFFER_KEY, len(raw), -1)
+    return len(raw)
+
+
+# Applying entries -------------------------------------------------------------------------
+
+
+def apply_entries(session: Session, entries: Sequence[LogEntry]) -> None:
+    calls = _ensure_calls(session, entries)
+    _insert_events(session, calls, [e for e in entries if e.kind not in CALL_ONLY])
+    for entry in entries:
+        _update_call(calls[entry.call_sid], entry)
+    session.flush()
+    for call in calls.values():
+        if call.ended_at is not None:
+            _settle(session, call)
+
+
+def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Call]:
+    sids = list(dict.fromkeys(e.call_sid for e in entries))
+    started = {e.call_sid: e for e in entries if e.kind == CALL_STARTED}
+    rows = [_new_call_row(sid, started.get(sid), entries) for sid in sids]
+    session.execute(_upsert_ignore(session, Call).values(rows))
+    found = session.scalars(select(Call).where(Call.call_sid.in_(sids)))
+    return {call.call_sid: call for call in found}
+
+
+def _new_call_row(
+    sid: str, started: LogEntry | None, entries: Sequence[LogEntry]
+) -> dict[str, Any]:
+    first_at = min(e.at for e in entries if e.call_sid == sid)
+    info = (started.data if started else None) or {}
+    return {
+        "call_sid": sid,
+        "from_number": info.get("from_number"),
+        "from_raw": info.get("from_raw", ""),
+        "to_number": info.get("to_number", ""),
+        "direction": info.get("direction", "inbound"),
+        "twilio_status": "in-progress",
+        "is_training": bool(info.get("is_training", False)),
+        "started_at": started.at if started else first_at,
+        "last_sequence": -1,
+    }
+
+
+def _insert_events(session: Session, calls: dict[str, Call], entries: Iterable[LogEntry]) -> None:
+    rows = [
+        {
+            "call_id": calls[e.call_sid].id,
+            "kind": e.kind,
+            "node": e.node,
+            "value": e.value,
+            "at": e.at,
+            "dedupe_key": e.dedupe_key,
+            "data": e.data,
+        }
+        for e in entries
+    ]
+    if rows:
+        session.execute(_upsert_ignore(session, CallEvent), rows)
+
+
+def _upsert_ignore(session: Session, model: type[Call] | type[CallEvent]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, on either database."""
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(model).on_conflict_do_nothing()
+
+
+def _update_call(call: Call, entry: LogEntry) -> None:
+    data = entry.data or {}
+    match entry.kind:
+        case "ivr_enter":
+            call.last_node = entry.node
+        case "connect":
+            call.answered_at = call.answered_at or entry.at
+            call.queue_wait_s = data.get("wait_s", call.queue_wait_s)
+            call.agent_id = data.get("agent_id", call.agent_id)
+        case "abandon" | "complete" if "wait_s" in data:
+            call.queue_wait_s = data["wait_s"]
+        case "call_status":
+            _apply_status(call, entry, data)
+
+
+def _apply_status(call: Call, entry: LogEntry, data: dict[str, Any]) -> None:
+    """Status callbacks may repeat and arrive out of order: only a newer one counts."""
+    sequence = int(data.get("sequence", call.last_sequence + 1))
+    status = entry.value or ""
+    if sequence <= call.last_sequence and status not in TERMINAL_STATUSES:
+        return
+    if call.ended_at is not None and status not in TERMINAL_STATUSES:
+        return
+    call.last_sequence = max(sequence, call.last_sequence)
+    call.twilio_status = status
+    if status in TERMINAL_STATUSES and call.ended_at is None:
+        call.ended_at = entry.at
+        duration = data.get("duration")
+        call.duration_s = int(duration) if duration is not None else None
+
+
+def _settle(session: Session, call: Call) -> None:
+    """Decide how an ended call turned out, from everything logged about it so far."""
+    kinds = set(session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id)))
+    call.outcome = outcome_of(kinds, call.twilio_status)
+    hung_up_in_ivr = call.outcome == "abandoned_ivr"
+    end_kind = CallEventKind.HANGUP if hung_up_in_ivr else CallEventKind.COMPLETE
+    row = {
+        "call_id": call.id,
+        "kind": end_kind.value,
+        "node": call.last_node,
+        "value": call.outcome,
+        "at": call.ended_at,
+        "dedupe_key": f"{call.call_sid}:end",
+        "data": {"duration_s": call.duration_s},
+    }
+    session.execute(_upsert_ignore(session, CallEvent), [row])
+
+
+def outcome_of(kinds: set[str], twilio_status: str) -> str:
+    """One outcome per call, the way the supervisor reports group them."""
+    if twilio_status in ("busy", "failed", "no-answer", "canceled"):
+        return twilio_status.replace("-", "_")
+    if "connect" in kinds:
+        return "answered"
+    if "enqueue" in kinds:
+        return "abandoned_queue"
+    if "transfer" in kinds:
+        return "transferred"
+    if kinds & {"ticket_filed", "status_heard"}:
+        return "self_service"
+    return "abandoned_ivr"

@@ -1,0 +1,336 @@
+"""What the IVR asks the application to check and do: validators and actions.
+
+The engine (ivr_flows) decides; this module touches the domain. Every action is idempotent per
+call: filing twice finds the first ticket (``external_ref``), asking twice for an SMS finds the
+first message (``dedupe_key``), and lookups only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hotline.callevents import LogEntry
+from hotline.calllog import Call, call_tickets
+from hotline.runtime import Runtime
+from ivr_flows.engine import ActionResult, CallState, Validation
+from ivr_flows.thai import spoken_digits, thai_date
+from recordings.models import Recording
+from ticketing.citizen_id import normalize_citizen_id
+from ticketing.db import UnitOfWork
+from ticketing.errors import TicketingError, ValidationError
+from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
+from ticketing.models import Center, SmsMessage, StatusChange, Ticket
+from ticketing.numbers import parse_ticket_number
+from ticketing.permissions import Actor
+from ticketing.phones import normalize_phone, parse_phone_strict
+from ticketing.services import TicketDraft, open_ticket
+from ticketing.statuses import STATUS_TEXT, TicketStatus
+
+IVR_ACTOR = Actor.system("ivr")
+PROVINCE_NAMES = {code: name_th for code, name_th, _ in province_choices()}
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What the webhook knows about the call that is not in the IVR state."""
+
+    call_sid: str
+    caller: str | None  # E.164, or None when the caller ID is withheld
+    now: datetime
+
+
+@dataclass
+class ActionOutput:
+    result: ActionResult
+    entries: list[LogEntry]
+
+
+Action = Callable[[Runtime, CallState, CallInfo], ActionOutput]
+
+
+# Validators -------------------------------------------------------------------------------
+
+
+def validate_postal_code(digits: str) -> Validation:
+    try:
+        candidates = districts_for_postal_code(digits)
+    except ValidationError:
+        return Validation(False)
+    if not candidates:
+        return Validation(False)
+    return Validation(True, digits, _postal_vars(digits, candidates))
+
+
+def _postal_vars(postal_code: str, found: list[DistrictCandidate]) -> dict[str, str]:
+    provinces = list(dict.fromkeys(c.province_code for c in found))
+    districts = " หรือ".join(_district_label(c.district_name_th) for c in found[:3])
+    province = PROVINCE_NAMES.get(provinces[0], "") if len(provinces) == 1 else ""
+    place = f"{districts} {_province_label(provinces[0], province)}" if province else districts
+    values = {"postal_place": place.strip(), "postal_code": postal_code}
+    if len(provinces) == 1:
+        values["province_code"] = provinces[0]
+    if len(found) == 1:
+        values["district_code"] = found[0].district_code
+    return values
+
+
+def _district_label(name: str) -> str:
+    return name if name.startswith("เขต") else f"อำเภอ{name}"
+
+
+def _province_label(code: str, name: str) -> str:
+    return name if code == "10" else f"จังหวัด{name}"
+
+
+def validate_citizen_id(digits: str) -> Validation:
+    try:
+        cid = normalize_citizen_id(digits)
+    except ValidationError:
+        return Validation(False)
+    return Validation(True, cid, {"citizen_id_spoken": _grouped(cid, (1, 4, 5, 2, 1))})
+
+
+def validate_ticket_number(digits: str) -> Validation:
+    try:
+        number = parse_ticket_number(digits)
+    except ValidationError:
+        return Validation(False)
+    return Validation(True, number.digits, {"ticket_query_spoken": spoken_digits(number.digits)})
+
+
+def validate_phone(digits: str) -> Validation:
+    try:
+        e164 = parse_phone_strict(digits)
+    except ValidationError:
+        return Validation(False)
+    return Validation(True, e164, {"phone_spoken": spoken_digits(digits)})
+
+
+VALIDATORS = {
+    "postal_code": validate_postal_code,
+    "citizen_id": validate_citizen_id,
+    "ticket_number": validate_ticket_number,
+    "phone": validate_phone,
+}
+
+
+def _grouped(digits: str, sizes: tuple[int, ...]) -> str:
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(spoken_digits(digits[start : start + size]))
+        start += size
+    return ", ".join(groups)
+
+
+def ticket_digits(number: str) -> str:
+    """A ticket number as the caller hears it: year, serial and check digit, with pauses."""
+    return ", ".join(spoken_digits(part) for part in (number[:2], number[2:-1], number[-1]))
+
+
+# Actions ----------------------------------------------------------------------------------
+
+
+def file_ticket(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
+    """File the complaint the caller just described (once per call, whatever is replayed)."""
+    ticket = file_ticket_for_call(rt, call.call_sid, call.caller, state.data, call.now)
+    entry = LogEntry(call.call_sid, "ticket_filed", call.now, "file_ticket", ticket.number,
+                     dedupe_key=f"{call.call_sid}:ticket_filed")  # fmt: skip
+    data = {"ticket_number": ticket.number, "ticket_digits": ticket_digits(ticket.number)}
+    return ActionOutput(ActionResult("ok", data), [entry])
+
+
+def file_ticket_for_call(
+    rt: Runtime, call_sid: str, caller: str | None, data: Mapping[str, str], now: datetime
+) -> Ticket:
+    """The call's ticket: found if already filed, filed otherwise, with its recording linked.
+
+    Both the <Record> action and the recording status callback call this, so a caller who
+    hangs up right after speaking still gets a ticket.
+    """
+    ref = f"ivr:{call_sid}"
+    existing = _ticket_by_ref(rt, ref)
+    if existing is not None:
+        return existing
+    draft = TicketDraft(
+        channel="phone",
+        category_code=data.get("category", "other"),
+        caller_phone=caller,
+        citizen_id=data.get("citizen_id"),
+        province_code=data.get("province_code"),
+        district_code=data.get("district_code"),
+        postal_code=data.get("postal_code"),
+        is_training=data.get("training") == "1",
+    )
+    try:
+        ticket = open_ticket(
+            rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz, now=now, external_ref=ref
+        )
+    except IntegrityError:  # the other path filed it a moment ago
+        found = _ticket_by_ref(rt, ref)
+        if found is None:
+            raise
+        return found
+    _link_call(rt, call_sid, caller, ticket, data, now)
+    return ticket
+
+
+def _ticket_by_ref(rt: Runtime, ref: str) -> Ticket | None:
+    with rt.uow() as uow:
+        return uow.session.scalars(select(Ticket).where(Ticket.external_ref == ref)).first()
+
+
+def _link_call(
+    rt: Runtime, call_sid: str, caller: str | None, ticket: Ticket, data: Mapping[str, str],
+    now: datetime,
+) -> None:  # fmt: skip
+    with rt.uow() as uow:
+        call = _call_row(uow, call_sid, caller, now)
+        if _not_linked(uow, call.id, ticket.id):
+            link = {"call_id": call.id, "ticket_id": ticket.id}
+            uow.session.execute(call_tickets.insert(), [link])
+        recording_sid = data.get("recording_sid")
+        if recording_sid:
+            _attach_recording(uow, recording_sid, call_sid, ticket.id, data)
+        uow.commit()
+
+
+def _not_linked(uow: UnitOfWork, call_id: int, ticket_id: int) -> bool:
+    query = select(call_tickets.c.call_id).where(
+        call_tickets.c.call_id == call_id, call_tickets.c.ticket_id == ticket_id
+    )
+    return uow.session.execute(query).first() is None
+
+
+def _call_row(uow: UnitOfWork, call_sid: str, caller: str | None, now: datetime) -> Call:
+    call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
+    if call is None:  # the buffered call log has not caught up yet
+        call = Call(call_sid=call_sid, from_number=caller, from_raw=caller or "", started_at=now)
+        uow.session.add(call)
+        uow.session.flush()
+    return call
+
+
+def _attach_recording(
+    uow: UnitOfWork, sid: str, call_sid: str, ticket_id: int, data: Mapping[str, str]
+) -> None:
+    recording = uow.session.scalars(select(Recording).where(Recording.sid == sid)).first()
+    if recording is None:
+        recording = Recording(sid=sid, call_sid=call_sid, media_url=data.get("recording_url", ""))
+        uow.session.add(recording)
+    recording.ticket_id = ticket_id
+    duration = data.get("recording_duration", "")
+    if duration.isdigit():
+        recording.duration_s = int(duration)
+
+
+def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
+    """Queue the ticket number by SMS (the outbox row; the sender job delivers it)."""
+    number = state.data.get("ticket_number")
+    if call.caller is None or not number:
+        return ActionOutput(ActionResult("no_number"), [])
+    with rt.uow() as uow:
+        ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).first()
+        key = f"ticket-number:{number}"
+        exists = uow.session.scalars(select(SmsMessage.id).where(SmsMessage.dedupe_key == key))
+        if ticket is not None and exists.first() is None:
+            body = f"ศูนย์ดำรงธรรม 1567: เลขที่เรื่องของท่านคือ {number} ใช้ติดตามเรื่องได้ที่สายด่วน 1567"
+            uow.session.add(
+                SmsMessage(ticket_id=ticket.id, to_number=call.caller, kind="ticket_number",
+                           body=body, dedupe_key=key)
+            )  # fmt: skip
+            uow.commit()
+    entry = LogEntry(call.call_sid, "sms_requested", call.now, "request_sms", number,
+                     dedupe_key=f"{call.call_sid}:sms_requested")  # fmt: skip
+    return ActionOutput(ActionResult("ok"), [entry])
+
+
+def lookup_status(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
+    """Tell the status only to the number that filed it, or to whoever keys its citizen ID.
+
+    A caller from another number is always asked for the citizen ID first — even when no such
+    ticket exists — so the answer never reveals whether a number belongs to someone.
+    """
+    number = state.data.get("ticket_query", "")
+    offered_id = state.data.get("verify_citizen_id")
+    with rt.uow() as uow:
+        ticket = _followed(
+            uow, uow.session.scalars(select(Ticket).where(Ticket.number == number)).first()
+        )
+        own_number = (
+            ticket is not None and call.caller is not None and ticket.caller_phone == call.caller
+        )
+        id_matches = ticket is not None and bool(offered_id) and ticket.citizen_id == offered_id
+        if not own_number and not id_matches:
+            result = "not_found" if offered_id else "need_citizen_id"
+            return ActionOutput(ActionResult(result), [])
+        assert ticket is not None  # noqa: S101 - implied by own_number or id_matches
+        data = _status_vars(uow, ticket, rt)
+    entry = LogEntry(call.call_sid, "status_heard", call.now, "lookup_status", ticket.number,
+                     dedupe_key=f"{call.call_sid}:status_heard:{ticket.number}")  # fmt: skip
+    return ActionOutput(ActionResult("ok", data), [entry])
+
+
+def _followed(uow: UnitOfWork, ticket: Ticket | None) -> Ticket | None:
+    """A duplicate's caller hears the status of the ticket it was merged into."""
+    if ticket is not None and ticket.merged_into_id is not None:
+        return uow.session.get(Ticket, ticket.merged_into_id) or ticket
+    return ticket
+
+
+def _status_vars(uow: UnitOfWork, ticket: Ticket, rt: Runtime) -> dict[str, str]:
+    last_change = uow.session.scalars(
+        select(StatusChange.created_at)
+        .where(StatusChange.ticket_id == ticket.id)
+        .order_by(StatusChange.created_at.desc())
+    ).first()
+    when = (last_change or ticket.updated_at).astimezone(rt.settings.tz).date()
+    return {
+        "ticket_number": ticket.number,
+        "ticket_digits": ticket_digits(ticket.number),
+        "status_text": STATUS_TEXT[TicketStatus(ticket.status)].citizen_th,
+        "status_date": thai_date(when),
+    }
+
+
+def lookup_center(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
+    """The provincial Damrongdhamma Center responsible for a postal code."""
+    province = state.data.get("province_code")
+    with rt.uow() as uow:
+        center = None
+        if province:
+            center = uow.session.scalars(
+                select(Center).where(Center.kind == "province", Center.province_code == province)
+            ).first()
+        center = (
+            center or uow.session.scalars(select(Center).where(Center.kind == "central")).first()
+        )
+        if center is None:
+            raise TicketingError("no centers: run `hotline db upgrade`")
+        place = _center_place(center.province_code)
+        data = {"center_name": center.name_th, "center_place": place}
+    return ActionOutput(ActionResult("ok", data), [])
+
+
+def _center_place(province_code: str | None) -> str:
+    if province_code is None:
+        return "กระทรวงมหาดไทย"
+    if province_code == "10":
+        return "ศาลาว่าการกรุงเทพมหานคร"
+    return f"ศาลากลางจังหวัด{PROVINCE_NAMES.get(province_code, '')}"
+
+
+ACTIONS: dict[str, Action] = {
+    "file_ticket": file_ticket,
+    "request_ticket_sms": request_ticket_sms,
+    "lookup_status": lookup_status,
+    "lookup_center": lookup_center,
+}
+
+
+def caller_of(raw_from: str | None) -> str | None:
+    return normalize_phone(raw_from).e164

@@ -1,0 +1,292 @@
+"""A phone that calls the hotline the way Twilio would: signed webhooks, TwiML run verb by verb.
+
+Used by the tests, the ``hotline call`` command and training: no Twilio account needed. It
+posts the parameters Twilio posts, signs them with the auth token exactly as Twilio does, and
+plays the TwiML it gets back: <Say> is heard, <Gather> takes the next scripted input, <Record>
+posts a recording, <Enqueue> waits for an agent, and the status callback closes the call.
+
+Script items: ``"1"`` or ``"50200#"`` (keys; a trailing # ends the input), ``"#"`` (only #),
+``""`` (silence: the caller presses nothing), ``"speech:ร้องเรียน"``, ``"record"`` or
+``"record:5"`` (speak for 5 seconds), ``"hangup"`` (hang up now), ``"record-hangup"`` (speak,
+then hang up instead of pressing #).
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET  # Element type only; parsing uses defusedxml
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from defusedxml.ElementTree import fromstring as parse_xml
+from twilio.request_validator import RequestValidator
+
+MAX_REQUESTS = 200  # a call that needs more is stuck in a loop
+
+
+class Transport(Protocol):
+    def post(
+        self, url: str, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, str]: ...
+
+
+@dataclass
+class Exchange:
+    url: str
+    params: dict[str, str]
+    status: int
+    body: str
+
+
+@dataclass
+class Transcript:
+    call_sid: str
+    heard: list[str] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    ended_by: str = ""
+
+    def said(self) -> str:
+        return "\n".join(self.heard)
+
+
+class HangUp(Exception):
+    """The scripted caller hangs up."""
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+@dataclass
+class QueueBehaviour:
+    """In the agent queue an agent answers after ``wait_s``, or the caller gives up."""
+
+    answered: bool = True
+    wait_s: int = 12
+
+
+class PhoneSimulator:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        base_url: str,
+        auth_token: str,
+        account_sid: str = "AC" + "0" * 32,
+        caller: str = "+66812345678",
+        called: str = "1567",
+        media_base_url: str = "https://api.twilio.com",
+        check: Callable[[Exchange], None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.base_url = base_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.account_sid = account_sid
+        self.caller = caller
+        self.called = called
+        self.media_base_url = media_base_url.rstrip("/")
+        self.check = check
+
+    # Public --------------------------------------------------------------------------------
+
+    def call(
+        self,
+        script: Iterable[str],
+        *,
+        queue: QueueBehaviour | None = None,
+        call_sid: str | None = None,
+    ) -> Transcript:
+        transcript = Transcript(call_sid or new_sid("CA"))
+        run = _Run(self, transcript, iter(script), queue or QueueBehaviour())
+        try:
+            run.start()
+            transcript.ended_by = transcript.ended_by or "twiml-end"
+        except HangUp:
+            transcript.ended_by = "caller"
+        run.status_callback()
+        return transcript
+
+    def sign(self, url: str, params: dict[str, str]) -> dict[str, str]:
+        return {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+
+    def post(self, transcript: Transcript, url: str, params: dict[str, str]) -> Exchange:
+        status, body = self.transport.post(url, params, self.sign(url, params))
+        exchange = Exchange(url, params, status, body)
+        transcript.exchanges.append(exchange)
+        if self.check is not None:
+            self.check(exchange)
+        return exchange
+
+
+class _Run:
+    """One call in progress."""
+
+    def __init__(self, phone: PhoneSimulator, transcript: Transcript, script: Iterator[str],
+                 queue: QueueBehaviour) -> None:  # fmt: skip
+        self.phone = phone
+        self.transcript = transcript
+        self.script = script
+        self.queue = queue
+        self.sequence = 0
+        self.seconds = 0
+
+    def params(self, **extra: str) -> dict[str, str]:
+        base = {
+            "CallSid": self.transcript.call_sid,
+            "AccountSid": self.phone.account_sid,
+            "From": self.phone.caller,
+            "To": self.phone.called,
+            "Caller": self.phone.caller,
+            "Called": self.phone.called,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+        base.update(extra)
+        return base
+
+    def start(self) -> None:
+        self.fetch(f"{self.phone.base_url}/twilio/voice", self.params(CallStatus="ringing"))
+
+    def fetch(self, url: str, params: dict[str, str]) -> None:
+        if len(self.transcript.exchanges) >= MAX_REQUESTS:
+            raise RuntimeError(f"more than {MAX_REQUESTS} requests: the call loops")
+        exchange = self.phone.post(self.transcript, url, params)
+        if exchange.status != 200:
+            raise RuntimeError(f"{url} answered HTTP {exchange.status}")
+        self.execute(parse_xml(exchange.body))
+
+    def execute(self, response: ET.Element) -> None:
+        for verb in response:
+            if self.verb(verb):
+                return
+        self.transcript.ended_by = "twiml-end"
+
+    def verb(self, verb: ET.Element) -> bool:
+        """Run one verb; True when it handed control to another document (or ended the call)."""
+        match verb.tag:
+            case "Say":
+                self.hear(verb.text or "")
+            case "Play":
+                self.hear(f"[audio {verb.text}]")
+            case "Pause":
+                self.seconds += int(verb.get("length", "1"))
+            case "Gather":
+                return self.gather(verb)
+            case "Record":
+                return self.record(verb)
+            case "Redirect":
+                self.fetch(self.absolute(verb.text or ""), self.params())
+                return True
+            case "Enqueue":
+                return self.enqueue(verb)
+            case "Dial":
+                self.fetch(
+                    self.absolute(verb.get("action", "")), self.params(DialCallStatus="completed")
+                )
+                return True
+            case "Hangup":
+                self.transcript.ended_by = "hangup"
+                return True
+            case _:
+                raise ValueError(f"the simulator does not know <{verb.tag}>")
+        return False
+
+    def hear(self, text: str) -> None:
+        self.transcript.heard.append(text)
+        self.seconds += max(1, len(text) // 12)
+
+    def next_input(self) -> str:
+        item = next(self.script, "hangup")
+        if item == "hangup":
+            raise HangUp
+        return item
+
+    def gather(self, verb: ET.Element) -> bool:
+        for child in verb:
+            self.verb(child)
+        item = self.next_input()
+        if item == "":
+            return False  # silence: Twilio falls through to the next verb
+        self.seconds += 3
+        self.fetch(self.absolute(verb.get("action", "")), self.params(**_keyed(item)))
+        return True
+
+    def record(self, verb: ET.Element) -> bool:
+        item = self.next_input()
+        if not item.startswith("record"):
+            return False  # said nothing: no recording, Twilio falls through
+        seconds = int(item.split(":", 1)[1]) if ":" in item else 20
+        sid = new_sid("RE")
+        recording = {
+            "RecordingSid": sid,
+            "RecordingUrl": f"{self.phone.media_base_url}/2010-04-01/Accounts/"
+            f"{self.phone.account_sid}/Recordings/{sid}",
+            "RecordingDuration": str(seconds),
+        }
+        self.seconds += seconds
+        hung_up = item == "record-hangup"
+        digits = "hangup" if hung_up else "#"
+        action = self.phone.post(
+            self.transcript, self.absolute(verb.get("action", "")),
+            self.params(**recording, Digits=digits),
+        )  # fmt: skip
+        # Twilio posts the recording status callback on its own schedule; here, right after.
+        callback = verb.get("recordingStatusCallback")
+        if callback:
+            status = {**recording, "RecordingStatus": "completed", "RecordingChannels": "1",
+                      "RecordingSource": "RecordVerb"}  # fmt: skip
+            self.phone.post(self.transcript, self.absolute(callback), self.params(**status))
+        if hung_up:
+            raise HangUp
+        if action.status != 200:
+            raise RuntimeError(f"{action.url} answered HTTP {action.status}")
+        self.execute(parse_xml(action.body))
+        return True
+
+    def enqueue(self, verb: ET.Element) -> bool:
+        wait_url = verb.get("waitUrl")
+        if wait_url:
+            hold = self.phone.post(self.transcript, self.absolute(wait_url),
+                                   self.params(QueuePosition="1", QueueTime="0",
+                                               CurrentQueueSize="1"))  # fmt: skip
+            for child in parse_xml(hold.body):
+                if child.tag == "Say":
+                    self.hear(child.text or "")
+        action = self.absolute(verb.get("action", ""))
+        wait = str(self.queue.wait_s)
+        if not self.queue.answered:
+            self.phone.post(
+                self.transcript, action, self.params(QueueResult="hangup", QueueTime=wait)
+            )
+            raise HangUp
+        self.hear("[agent answers]")
+        self.seconds += self.queue.wait_s + 60
+        self.fetch(
+            action, self.params(QueueResult="bridged", QueueTime=wait, QueueSid=new_sid("QU"))
+        )
+        return True
+
+    def status_callback(self) -> None:
+        self.sequence += 1
+        params = self.params(
+            CallStatus="completed",
+            CallDuration=str(self.seconds),
+            SequenceNumber=str(self.sequence),
+            CallbackSource="call-progress-events",
+        )
+        self.phone.post(self.transcript, f"{self.phone.base_url}/twilio/status", params)
+
+    def absolute(self, url: str) -> str:
+        if urlsplit(url).scheme:
+            return url
+        return self.phone.base_url + ("" if url.startswith("/") else "/") + url
+
+
+def _keyed(item: str) -> dict[str, str]:
+    """The Gather action parameters for one scripted input (# ends input and is not sent)."""
+    if item.startswith("speech:"):
+        return {"SpeechResult": item.removeprefix("speech:"), "Confidence": "0.9"}
+    return {"Digits": item.removesuffix("#")}
