@@ -1,4 +1,4 @@
-"""The ``hotline`` command: database, users, demo data and the local server."""
+"""The ``hotline`` command: database, users, IVR flows, demo data and the local server."""
 
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def _load_flow_or_exit(name: str) -> Flow:
 @flows.command("check")
 @click.argument("file", required=False)
 def flows_check(file: str | None) -> None:
-    """Load a flow (a bundled name or a YAML file) and lint it; exit 1 on any issue."""
+    """Lint a flow (bundled name or YAML file); exit 1 on any issue."""
     from ivr_flows.lint import ACTION_VARS, lint_flow
 
     flow = _load_flow_or_exit(_flow_arg(file))
@@ -221,7 +221,7 @@ def flows_check(file: str | None) -> None:
     help="Write the Mermaid text here instead of standard output.",
 )
 def flows_graph(file: str | None, output: Path | None) -> None:
-    """Draw a flow as a Mermaid flowchart (paste it into any Mermaid viewer)."""
+    """Draw a flow as a Mermaid flowchart."""
     from ivr_flows.graph import to_mermaid
 
     text = to_mermaid(_load_flow_or_exit(_flow_arg(file)))

@@ -293,7 +293,7 @@ def _status_vars(uow: UnitOfWork, ticket: Ticket, rt: Runtime) -> dict[str, str]
         "ticket_number": ticket.number,
         "ticket_digits": ticket_digits(ticket.number),
         "status_text": STATUS_TEXT[TicketStatus(ticket.status)].citizen_th,
-        "status_date": thai_date(when),
+        "status_date": thai_date(when, spoken=True),
     }
 
 

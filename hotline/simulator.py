@@ -208,8 +208,8 @@ class _Run:
         for child in verb:
             self.verb(child)
         item = self.next_input()
-        if item == "":
-            return False  # silence: Twilio falls through to the next verb
+        if item in ("", "#") and verb.get("actionOnEmptyResult") != "true":
+            return False  # nothing keyed: Twilio falls through to the next verb
         self.seconds += 3
         self.fetch(self.absolute(verb.get("action", "")), self.params(**_keyed(item)))
         return True

@@ -117,7 +117,8 @@ def handle(flow: Flow, state: CallState, given: CallerInput, ctx: Context) -> Ou
     """The caller answered the node in ``state``; decide what comes next."""
     node = flow.node(state.node)
     state = replace(state, step=state.step + 1)
-    if given.timed_out:
+    optional_collect = node.kind == "collect" and node.optional and state.confirming is None
+    if given.timed_out and node.kind != "survey" and not optional_collect:
         return _fail(flow, state, ctx, "ivr_no_input", None)
     match node.kind:
         case "menu":
@@ -182,11 +183,11 @@ def _survey(flow: Flow, node: Node, state: CallState, given: CallerInput, ctx: C
     if key == AGENT_KEY:
         return _to_agent(flow, state, ctx, key)
     if key not in "12345" or len(key) != 1:
+        kind = "ivr_no_input" if given.timed_out else "ivr_invalid"
         if state.failures + 1 >= flow.max_failures:  # nobody is sent to an agent over a survey
-            return _enter(
-                flow, state, ctx, to=node.next, events=(Event("ivr_invalid", node.id, key),)
-            )
-        return _fail(flow, state, ctx, "ivr_invalid", key)
+            skipped = (Event(kind, node.id, key or None),)
+            return _enter(flow, state, ctx, to=node.next, events=skipped)
+        return _fail(flow, state, ctx, kind, key or None)
     events = (Event("ivr_input", node.id, key), Event("survey_answer", node.id, key))
     stored = state.with_data(**{node.store or "survey": key})
     return _enter(flow, stored, ctx, to=node.next, events=events)
@@ -200,7 +201,7 @@ def _collect(flow: Flow, node: Node, state: CallState, given: CallerInput, ctx: 
         return repeat(state)
     if digits == AGENT_KEY:
         return _to_agent(flow, state, ctx, digits)
-    if digits in ("", "#") and node.optional:
+    if node.optional and (digits in ("", "#") or given.timed_out):
         skipped = Event("ivr_input", node.id, "skip")
         return _enter(flow, state, ctx, to=node.next, events=(skipped,))
     validator = ctx.validators.get(node.validator or "")
@@ -222,7 +223,8 @@ def _confirm(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -
         return Play(replace(state, confirming=None, failures=0), events=(retry,))
     if key == AGENT_KEY:
         return _to_agent(flow, replace(state, confirming=None), ctx, key)
-    return _fail(flow, state, ctx, "ivr_invalid", key)
+    # Not the node's own "invalid" prompt: that one speaks of the value, not of the 1/2 choice.
+    return _fail(flow, state, ctx, "ivr_invalid", key, generic=True)
 
 
 def _accept(flow: Flow, node: Node, state: CallState, value: str, ctx: Context) -> Outcome:
@@ -278,7 +280,15 @@ def _enter(
     raise FlowLoopError(f"{flow.source}: more than {MAX_CHAIN} nodes without caller input")
 
 
-def _fail(flow: Flow, state: CallState, ctx: Context, kind: str, value: str | None) -> Outcome:
+def _fail(
+    flow: Flow,
+    state: CallState,
+    ctx: Context,
+    kind: str,
+    value: str | None,
+    *,
+    generic: bool = False,
+) -> Outcome:
     """No input or a wrong key: say so and ask again; after too many, reach an agent.
 
     After hours there is no agent to reach, so a caller who keeps failing is eventually
@@ -293,7 +303,8 @@ def _fail(flow: Flow, state: CallState, ctx: Context, kind: str, value: str | No
         notice = () if state.after_hours else (flow.transfer_notice,)
         return _enter(flow, state, ctx, to=_agent(flow, state), lead_in=notice, events=(event,))
     node = flow.node(state.node)
-    sorry = flow.no_input if kind == "ivr_no_input" else (node.invalid or flow.invalid)
+    own = None if generic else node.invalid
+    sorry = flow.no_input if kind == "ivr_no_input" else (own or flow.invalid)
     return Play(replace(state, failures=failures), lead_in=(sorry,), events=(event,))
 
 
@@ -310,11 +321,16 @@ def _key(node: Node, given: CallerInput) -> str | None:
     if given.digits:
         return given.digits.strip()[:1] if node.kind == "menu" else given.digits.strip()
     if given.speech:
-        heard = given.speech.replace(" ", "")
-        for keyword, key in node.speech.items():
-            if keyword.replace(" ", "") in heard:
-                return key
+        return _spoken_key(node, given.speech)
     return None
+
+
+def _spoken_key(node: Node, speech: str) -> str | None:
+    """The option whose keyword the caller said first ("ติดตามเรื่องร้องเรียน" → ติดตาม)."""
+    heard = speech.replace(" ", "")
+    found = [(heard.find(k.replace(" ", "")), key) for k, key in node.speech.items()]
+    matches = sorted((position, key) for position, key in found if position >= 0)
+    return matches[0][1] if matches else None
 
 
 def _masked(node: Node, value: str) -> str:

@@ -42,6 +42,8 @@ SPEECH_SPECIAL_KEYS = frozenset({"0", "*"})  # agent and repeat work in every me
 
 @dataclass(frozen=True, slots=True)
 class LintIssue:
+    """One finding, located like a loader error so editors fix both the same way."""
+
     source: str
     node: str | None
     field: str | None
@@ -59,7 +61,7 @@ class LintIssue:
 
 
 def lint_flow(flow: Flow, known_actions: frozenset[str] | None = None) -> list[LintIssue]:
-    """Every issue in ``flow``; an empty list means callers can never get stuck in it."""
+    """Every issue found in ``flow``, in a stable order; ``known_actions=None`` skips actions."""
     issues: list[LintIssue] = []
     issues += _unknown_targets(flow)
     issues += _unreachable(flow)

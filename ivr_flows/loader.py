@@ -209,6 +209,8 @@ class _Builder:
 
     def _clock(self, raw: dict[str, Any], name: str) -> time:
         value = raw.get(name)
+        if type(value) is int:  # YAML 1.1 reads an unquoted 16:30 as the number 990
+            raise self.fail(f"{name} must be quoted, like '16:30'", field="hours")
         try:
             hour, minute = str(value).split(":")
             return time(int(hour), int(minute))

@@ -92,9 +92,10 @@ class Renderer:
             self._speak(gather, node.confirm, state.data)
         else:
             digits = FIXED_DIGITS.get(node.validator or "")
+            # "# alone skips": Twilio calls the action on an empty result only when asked to.
             gather = self._gather(
                 response, node, state, num_digits=digits, timeout=COLLECT_TIMEOUT_S,
-                finish_on_key="#",
+                finish_on_key="#", action_on_empty_result=node.optional or None,
             )  # fmt: skip
             self._speak(gather, node.prompt, state.data)
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
@@ -146,6 +147,7 @@ class Renderer:
         num_digits: int | None,
         timeout: int,
         finish_on_key: str | None = None,
+        action_on_empty_result: bool | None = None,
     ) -> Gather:
         speech = bool(node.speech) and state.confirming is None
         gather: Gather = response.gather(
@@ -155,6 +157,7 @@ class Renderer:
             timeout=timeout,
             num_digits=num_digits,
             finish_on_key=finish_on_key,
+            action_on_empty_result=action_on_empty_result,
             language=self.voice.language if speech else None,
             hints=", ".join(node.speech) if speech else None,
             speech_timeout=3 if speech else None,

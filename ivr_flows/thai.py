@@ -28,6 +28,10 @@ def spoken_digits(digits: str, group: int = 0) -> str:
     return ", ".join(chunks)
 
 
-def thai_date(day: date) -> str:
-    """``24 พฤศจิกายน พ.ศ. 2569``: day, Thai month, Buddhist-era year."""
-    return f"{day.day} {MONTHS[day.month - 1]} พ.ศ. {day.year + BE_OFFSET}"
+def thai_date(day: date, *, spoken: bool = False) -> str:
+    """``24 พฤศจิกายน พ.ศ. 2569``: day, Thai month, Buddhist-era year.
+
+    ``spoken`` writes the era out in full (พุทธศักราช), which TTS reads better than "พ.ศ.".
+    """
+    era = "พุทธศักราช" if spoken else "พ.ศ."
+    return f"{day.day} {MONTHS[day.month - 1]} {era} {day.year + BE_OFFSET}"

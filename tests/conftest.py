@@ -20,6 +20,8 @@ from hotline.migrate import upgrade
 from hotline.models import metadata
 from ticketing.db import Database, UnitOfWork
 
+pytest_plugins = ["tests.voice"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 REFERENCE_TABLES = {"categories", "centers", "alembic_version"}

@@ -193,12 +193,10 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        session = self.session
-        try:
-            session.rollback()
-        finally:
-            session.close()
-            self._session = None
+        # close() rolls back whatever was not committed and, unlike rollback(), keeps loaded
+        # objects readable after the block (they become detached, not expired).
+        self.session.close()
+        self._session = None
 
     def after_commit(self, job: JobRequest) -> None:
         self._pending.append(job)

@@ -152,6 +152,7 @@ def test_speech_must_map_keywords() -> None:
         ({"open": "8.30", "close": "16:30"}, "open must be a time like '08:30'"),
         ({"open": "25:00", "close": "26:00"}, "open must be a time like '08:30'"),
         ({"open": "08:30"}, "close must be a time like '08:30'"),
+        ({"open": "08:30", "close": 990}, "close must be quoted, like '16:30'"),
         ({"days": ["monday"], "open": "08:30", "close": "16:30"}, "days must be a list of mon"),
         ({"days": "mon", "open": "08:30", "close": "16:30"}, "days must be a list of mon"),
         ("always", "must be a mapping with days, open and close"),
@@ -164,6 +165,11 @@ def test_bad_hours(hours: object, expected: str) -> None:
 def test_unknown_hours_field_is_named() -> None:
     hours = {"open": "08:30", "close": "16:30", "timezon": "Asia/Bangkok"}
     assert "field 'timezon': unknown field" in str(error_of(flow_text(hours=hours)))
+
+
+def test_unquoted_times_are_explained() -> None:
+    text = flow_text().replace("name: test", "name: test\nhours: {open: '08:30', close: 16:30}")
+    assert "field 'hours': close must be quoted, like '16:30'" in str(error_of(text))
 
 
 def test_good_hours() -> None:

@@ -1,0 +1,91 @@
+"""Fixtures for voice tests: the app on a real database, a fixed clock, a signed phone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from config import Settings
+from hotline import create_app
+from hotline.calllog import Call, CallEvent
+from hotline.runtime import runtime
+from hotline.simulator import Exchange, PhoneSimulator
+from tests.twilio_client import FlaskTransport
+from tests.webhooks.twiml_check import check_exchange
+from ticketing.db import Database, UnitOfWork
+
+BASE_URL = "https://hotline.example.go.th"
+AUTH_TOKEN = "test-auth-token-1567"
+# Tuesday 24 November 2026, 10:00 in Bangkok: inside office hours.
+OFFICE_HOURS = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+NIGHT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 22:00 in Bangkok
+
+
+def settings_for(database: Database, tmp_path: Path, **changes: object) -> Settings:
+    return Settings(
+        instance_dir=tmp_path,
+        database_url=database.url,
+        public_base_url=BASE_URL,
+        twilio_auth_token=AUTH_TOKEN,
+    ).replace(**changes)
+
+
+@pytest.fixture
+def voice_app(database: Database, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(settings_for(database, tmp_path))
+    runtime(app).clock = lambda: OFFICE_HOURS
+    yield app
+    runtime(app).db.dispose()
+
+
+@pytest.fixture
+def make_phone(voice_app: Flask) -> Callable[..., PhoneSimulator]:
+    def make(caller: str = "+66812345678", check: bool = True) -> PhoneSimulator:
+        checker: Callable[[Exchange], None] | None = None
+        if check:
+
+            def checker(exchange: Exchange) -> None:
+                check_exchange(voice_app, exchange, BASE_URL)
+
+        return PhoneSimulator(
+            FlaskTransport(voice_app.test_client()),
+            base_url=BASE_URL,
+            auth_token=AUTH_TOKEN,
+            caller=caller,
+            check=checker,
+        )
+
+    return make
+
+
+@pytest.fixture
+def phone(make_phone: Callable[..., PhoneSimulator]) -> PhoneSimulator:
+    result: PhoneSimulator = make_phone()
+    return result
+
+
+def call_row(db: Database, call_sid: str) -> Call:
+    with UnitOfWork(db) as uow:
+        call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).one()
+        return call
+
+
+def event_kinds(db: Database, call_sid: str) -> list[tuple[str, str | None, str | None]]:
+    with UnitOfWork(db) as uow:
+        rows = uow.session.execute(
+            select(CallEvent.kind, CallEvent.node, CallEvent.value)
+            .join(Call, Call.id == CallEvent.call_id)
+            .where(Call.call_sid == call_sid)
+            .order_by(CallEvent.id)
+        ).all()
+    return [(r.kind, r.node, r.value) for r in rows]
+
+
+def count(db: Database, model: type) -> int:
+    with UnitOfWork(db) as uow:
+        return uow.session.scalar(select(func.count()).select_from(model)) or 0
