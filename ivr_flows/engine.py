@@ -157,7 +157,8 @@ def goto(flow: Flow, state: CallState, node_id: str, ctx: Context) -> Outcome:
 
 
 def repeat(state: CallState) -> Play:
-    return Play(replace(state, step=state.step + 1, confirming=None))
+    """Play the node again (the caller pressed *); ``handle`` has already counted the step."""
+    return Play(replace(state, confirming=None))
 
 
 # Node handlers ----------------------------------------------------------------------------

@@ -42,7 +42,6 @@ FIELDS: Mapping[str, frozenset[str]] = {
             "optional",
             "confirm",
             "next",
-            "max_digits",
             "invalid",
         }
     ),
@@ -177,7 +176,6 @@ class _Builder:
             store=self._opt_text(body, "store", node_id),
             optional=self._flag(body, "optional", node_id),
             confirm=self._as_prompt(body.get("confirm"), node_id, "confirm"),
-            max_digits=self._int(body, "max_digits", node_id, 20, 1, 32) or 20,
             max_length=self._int(body, "max_length", node_id, None, 5, 3600),
             action=self._opt_text(body, "action", node_id),
             results=self._results(body, node_id),

@@ -62,7 +62,6 @@ class Node:
     store: str | None = None
     optional: bool = False
     confirm: Prompt = Prompt()
-    max_digits: int = 20
     # record
     max_length: int | None = None
     # action

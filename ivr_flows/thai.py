@@ -21,7 +21,7 @@ def spoken_digits(digits: str, group: int = 0) -> str:
 
     With ``group``, a comma after every ``group`` digits gives the listener a pause.
     """
-    words = [DIGIT_WORDS[int(d)] for d in digits if d.isdigit()]
+    words = [DIGIT_WORDS[int(d)] for d in digits if d.isdecimal()]
     if group <= 0:
         return " ".join(words)
     chunks = [" ".join(words[i : i + group]) for i in range(0, len(words), group)]

@@ -36,11 +36,24 @@ def settings_for(database: Database, tmp_path: Path, **changes: object) -> Setti
 
 
 @pytest.fixture
-def voice_app(database: Database, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(settings_for(database, tmp_path))
-    runtime(app).clock = lambda: OFFICE_HOURS
-    yield app
-    runtime(app).db.dispose()
+def make_app(database: Database, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Apps on the test database, at office hours; their connection pools closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(**changes: object) -> Flask:
+        app = create_app(settings_for(database, tmp_path, **changes))
+        runtime(app).clock = lambda: OFFICE_HOURS
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        runtime(app).db.dispose()
+
+
+@pytest.fixture
+def voice_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
 
 
 @pytest.fixture

@@ -1,0 +1,253 @@
+"""Single webhooks, signed like Twilio signs them: signatures, every node's failure paths,
+status callbacks, forged state and a database outage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from defusedxml.ElementTree import fromstring
+from flask import Flask
+from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+
+from config import Settings
+from hotline import create_app
+from hotline.calllog import Call
+from hotline.voice import EXTENSION_KEY, Ivr
+from ivr_flows.engine import CallState
+from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
+from ticketing.db import Database
+
+SID = "CA" + "1" * 32
+
+
+def form(**extra: str) -> dict[str, str]:
+    values = {
+        "CallSid": SID,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+66812345678",
+        "To": "1567",
+        "CallStatus": "in-progress",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    values.update(extra)
+    return values
+
+
+def signed_post(client: FlaskClient, url: str, params: dict[str, str], token: str = AUTH_TOKEN):  # type: ignore[no-untyped-def]
+    signature = RequestValidator(token).compute_signature(url, params)
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def verbs(body: str) -> list[str]:
+    return [element.tag for element in fromstring(body)]
+
+
+def said(body: str) -> str:
+    return " ".join(e.text or "" for e in fromstring(body).iter("Say"))
+
+
+# Signatures -----------------------------------------------------------------------------------
+
+
+def test_missing_and_wrong_signatures_get_403_and_write_nothing(
+    voice_app: Flask, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = voice_app.test_client()
+    with caplog.at_level(logging.WARNING):
+        assert client.post("/twilio/voice", data=form()).status_code == 403
+        forged = signed_post(client, f"{BASE_URL}/twilio/voice", form(), token="not-our-token")
+        assert forged.status_code == 403
+        tampered_params = form()
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(
+            f"{BASE_URL}/twilio/voice", tampered_params
+        )
+        tampered_params["From"] = "+66899999999"
+        tampered = client.post(
+            "/twilio/voice", data=tampered_params, headers={"X-Twilio-Signature": signature}
+        )
+        assert tampered.status_code == 403
+    assert "rejected Twilio webhook" in caplog.text
+    assert count(database, Call) == 0
+
+
+def test_signature_checks_the_public_url_behind_a_proxy_with_a_port_and_query(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(public_base_url="https://hotline.example.go.th:8443/")
+    client = app.test_client()  # Flask sees http://localhost/…, Twilio signed https://…:8443/…
+    url = "https://hotline.example.go.th:8443/twilio/status?source=test&x=%E0%B8%81"
+    assert signed_post(client, url, form(CallStatus="ringing")).status_code == 200
+    wrong_base = "https://other.example/twilio/status?source=test&x=%E0%B8%81"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(wrong_base, form())
+    response = client.post("/twilio/status?source=test&x=%E0%B8%81", data=form(),
+                           headers={"X-Twilio-Signature": signature})  # fmt: skip
+    assert response.status_code == 403
+
+
+def test_the_check_can_be_off_only_in_the_embedded_demo_and_says_so(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        app = make_app(twilio_signature_check=False)
+    assert "TWILIO SIGNATURE CHECK IS OFF" in caplog.text
+    assert app.test_client().post("/twilio/voice", data=form()).status_code == 200
+
+
+# Every interactive node ---------------------------------------------------------------------
+
+
+def node_ids(kinds: tuple[str, ...]) -> list[str]:
+    from ivr_flows.loader import load_flow
+
+    return [n.id for n in load_flow("1567").nodes.values() if n.kind in kinds]
+
+
+def post_step(app: Flask, state: CallState, timed_out: bool = False, **params: str):  # type: ignore[no-untyped-def]
+    ivr: Ivr = app.extensions[EXTENSION_KEY]
+    url = ivr.urls.step(state, timed_out=timed_out)
+    return signed_post(app.test_client(), url, form(**params))
+
+
+@pytest.mark.parametrize("node", node_ids(("menu",)))
+@pytest.mark.parametrize("failure", ["wrong key", "silence"])
+def test_every_menu_asks_again_then_reaches_an_agent(
+    voice_app: Flask, database: Database, node: str, failure: str
+) -> None:
+    def fail(state: CallState):  # type: ignore[no-untyped-def]
+        if failure == "silence":
+            return post_step(voice_app, state, timed_out=True)
+        return post_step(voice_app, state, Digits="9")
+
+    first = fail(CallState(node=node))
+    assert first.status_code == 200 and "Gather" in verbs(first.get_data(as_text=True))
+    assert "ขออภัยค่ะ" in said(first.get_data(as_text=True))
+    second = fail(CallState(node=node, step=1, failures=1, strikes=1))
+    body = second.get_data(as_text=True)
+    assert "Enqueue" in verbs(body), f"{node}: {body}"
+    expected = "ivr_no_input" if failure == "silence" else "ivr_invalid"
+    assert (expected, node, None if failure == "silence" else "9") in event_kinds(database, SID)
+
+
+@pytest.mark.parametrize("node", node_ids(("menu",)))
+def test_every_menu_repeats_on_star_and_reaches_an_agent_on_zero(
+    voice_app: Flask, node: str
+) -> None:
+    from ivr_flows.loader import load_flow
+
+    repeated = post_step(voice_app, CallState(node=node), Digits="*").get_data(as_text=True)
+    assert "Gather" in verbs(repeated)
+    assert said(repeated) == load_flow("1567").node(node).prompt.text  # no apology, no lead-in
+    assert "Enqueue" in verbs(
+        post_step(voice_app, CallState(node=node), Digits="0").get_data(as_text=True)
+    )
+
+
+@pytest.mark.parametrize("node", node_ids(("collect",)))
+def test_every_collect_refuses_bad_digits_then_reaches_an_agent(
+    voice_app: Flask, node: str
+) -> None:
+    first = post_step(voice_app, CallState(node=node), Digits="12").get_data(as_text=True)
+    assert "ขออภัยค่ะ" in said(first) and "Gather" in verbs(first)
+    second = post_step(voice_app, CallState(node=node, step=1, failures=1, strikes=1), Digits="12")
+    assert "Enqueue" in verbs(second.get_data(as_text=True))
+
+
+def test_the_optional_citizen_id_is_skipped_with_hash_or_silence(voice_app: Flask) -> None:
+    for extra in ({"Digits": ""}, {}):
+        state = CallState(node="citizen_id", data={"category": "land"})
+        body = post_step(voice_app, state, timed_out=not extra, **extra).get_data(as_text=True)
+        assert "Record" in verbs(body), body
+
+
+def test_the_survey_never_sends_anyone_to_an_agent_for_not_answering(voice_app: Flask) -> None:
+    body = post_step(voice_app, CallState(node="survey", failures=1, strikes=1), timed_out=True)
+    assert verbs(body.get_data(as_text=True))[-1] == "Hangup"
+
+
+def test_a_forged_state_token_gets_an_apology_not_an_error(voice_app: Flask) -> None:
+    response = signed_post(
+        voice_app.test_client(), f"{BASE_URL}/twilio/step?s=forged", form(Digits="1")
+    )
+    assert response.status_code == 200
+    assert verbs(response.get_data(as_text=True)) == ["Say", "Enqueue"]
+
+
+# Status callbacks -------------------------------------------------------------------------------
+
+
+def test_status_callbacks_repeated_and_out_of_order(voice_app: Flask, database: Database) -> None:
+    client = voice_app.test_client()
+    url = f"{BASE_URL}/twilio/status"
+    signed_post(client, f"{BASE_URL}/twilio/voice", form())
+    callbacks = [
+        ("completed", "3", "95"),
+        ("ringing", "0", ""),
+        ("in-progress", "1", ""),
+        ("completed", "3", "95"),
+    ]
+    for status, sequence, duration in callbacks:
+        response = signed_post(
+            client, url, form(CallStatus=status, SequenceNumber=sequence, CallDuration=duration)
+        )
+        assert response.status_code == 200 and response.get_data(as_text=True).endswith(
+            "<Response />"
+        )
+    call = call_row(database, SID)
+    assert call.twilio_status == "completed" and call.duration_s == 95
+    assert (
+        call.last_sequence == 3
+        and call.outcome == "abandoned_ivr"
+        and call.last_node == "main_menu"
+    )
+    ends = [e for e in event_kinds(database, SID) if e[0] in ("hangup", "complete")]
+    assert ends == [("hangup", "main_menu", "abandoned_ivr")]
+
+
+# Failure inside a webhook -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_app(tmp_path: Path) -> Flask:
+    settings = Settings(
+        instance_dir=tmp_path,
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        public_base_url=BASE_URL,
+        twilio_auth_token=AUTH_TOKEN,
+    )
+    return create_app(settings)
+
+
+@pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/fallback"])
+def test_a_database_outage_still_gets_an_apology_and_an_agent(broken_app: Flask, path: str) -> None:
+    response = signed_post(broken_app.test_client(), BASE_URL + path, form(ErrorCode="11200"))
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    body = response.get_data(as_text=True)
+    assert verbs(body) == ["Say", "Enqueue"]
+    assert "ขออภัยค่ะ" in said(body)
+
+
+def test_status_callback_during_an_outage_answers_empty_twiml(broken_app: Flask) -> None:
+    response = signed_post(
+        broken_app.test_client(), f"{BASE_URL}/twilio/status", form(CallStatus="completed")
+    )
+    assert response.status_code == 200 and verbs(response.get_data(as_text=True)) == []
+
+
+def test_the_phone_fixture_checks_every_answer(make_phone: Callable[..., object]) -> None:
+    """The checker itself must be able to fail: a <Say> in English is refused."""
+    from xml.etree.ElementTree import Element
+
+    from tests.webhooks.twiml_check import check_verb
+
+    say = Element("Say", {"language": "en-US", "voice": "alice"})
+    say.text = "hello"
+    with pytest.raises(AssertionError):
+        check_verb(Flask(__name__), say, BASE_URL)
