@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from redis import Redis, RedisError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call, CallEvent, CallEventKind
-from ticketing.db import Database, UnitOfWork
+from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,15 @@ class LogEntry:
     data: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        values = asdict(self)
-        values["at"] = self.at.isoformat()
+        values = {
+            "call_sid": self.call_sid,
+            "kind": self.kind,
+            "at": self.at.isoformat(),
+            "node": self.node,
+            "value": self.value,
+            "dedupe_key": self.dedupe_key,
+            "data": self.data,
+        }
         return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -122,7 +128,7 @@ def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Ca
     sids = list(dict.fromkeys(e.call_sid for e in entries))
     started = {e.call_sid: e for e in entries if e.kind == CALL_STARTED}
     rows = [_new_call_row(sid, started.get(sid), entries) for sid in sids]
-    session.execute(_upsert_ignore(session, Call).values(rows))
+    session.execute(insert_ignoring_conflicts(session, Call).values(rows))
     found = session.scalars(select(Call).where(Call.call_sid.in_(sids)))
     return {call.call_sid: call for call in found}
 
@@ -159,14 +165,7 @@ def _insert_events(session: Session, calls: dict[str, Call], entries: Iterable[L
         for e in entries
     ]
     if rows:
-        session.execute(_upsert_ignore(session, CallEvent), rows)
-
-
-def _upsert_ignore(session: Session, model: type[Call] | type[CallEvent]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING, on either database."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(model).on_conflict_do_nothing()
+        session.execute(insert_ignoring_conflicts(session, CallEvent), rows)
 
 
 def _update_call(call: Call, entry: LogEntry) -> None:
@@ -215,7 +214,7 @@ def _settle(session: Session, call: Call) -> None:
         "dedupe_key": f"{call.call_sid}:end",
         "data": {"duration_s": call.duration_s},
     }
-    session.execute(_upsert_ignore(session, CallEvent), [row])
+    session.execute(insert_ignoring_conflicts(session, CallEvent), [row])
 
 
 def outcome_of(kinds: set[str], twilio_status: str) -> str:

@@ -230,3 +230,27 @@ def flows_graph(file: str | None, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+@main.command("worker")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    default=("recordings", "notifications", "default"),
+    show_default=True,
+    help="Queue to work (repeat for several).",
+)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty (after a last flush).")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run background jobs and flush the call log (needs REDIS_URL)."""
+    from hotline.jobs import QUEUE_NAMES
+    from hotline.worker import run_worker
+
+    unknown = set(queues) - set(QUEUE_NAMES)
+    if unknown:
+        raise click.ClickException(f"unknown queue(s): {', '.join(sorted(unknown))}")
+    try:
+        run_worker(_app(), queues, burst=burst)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc

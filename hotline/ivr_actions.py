@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hotline.callevents import LogEntry
 from hotline.calllog import Call, call_tickets
@@ -21,7 +22,7 @@ from ivr_flows.engine import ActionResult, CallState, Validation
 from ivr_flows.thai import spoken_digits, thai_date
 from recordings.models import Recording
 from ticketing.citizen_id import normalize_citizen_id
-from ticketing.db import UnitOfWork
+from ticketing.db import UnitOfWork, insert_ignoring_conflicts, upsert
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
 from ticketing.models import Center, SmsMessage, StatusChange, Ticket
@@ -166,17 +167,19 @@ def file_ticket_for_call(
         postal_code=data.get("postal_code"),
         is_training=data.get("training") == "1",
     )
+
+    def link(session: Session, ticket: Ticket) -> None:
+        link_call_and_recording(session, call_sid, caller, ticket.id, data, now)
+
     try:
-        ticket = open_ticket(
-            rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz, now=now, external_ref=ref
+        return open_ticket(
+            rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz, now=now, external_ref=ref, also=link
         )
     except IntegrityError:  # the other path filed it a moment ago
         found = _ticket_by_ref(rt, ref)
         if found is None:
             raise
         return found
-    _link_call(rt, call_sid, caller, ticket, data, now)
-    return ticket
 
 
 def _ticket_by_ref(rt: Runtime, ref: str) -> Ticket | None:
@@ -184,48 +187,31 @@ def _ticket_by_ref(rt: Runtime, ref: str) -> Ticket | None:
         return uow.session.scalars(select(Ticket).where(Ticket.external_ref == ref)).first()
 
 
-def _link_call(
-    rt: Runtime, call_sid: str, caller: str | None, ticket: Ticket, data: Mapping[str, str],
+def link_call_and_recording(
+    session: Session,
+    call_sid: str,
+    caller: str | None,
+    ticket_id: int,
+    data: Mapping[str, str],
     now: datetime,
-) -> None:  # fmt: skip
-    with rt.uow() as uow:
-        call = _call_row(uow, call_sid, caller, now)
-        if _not_linked(uow, call.id, ticket.id):
-            link = {"call_id": call.id, "ticket_id": ticket.id}
-            uow.session.execute(call_tickets.insert(), [link])
-        recording_sid = data.get("recording_sid")
-        if recording_sid:
-            _attach_recording(uow, recording_sid, call_sid, ticket.id, data)
-        uow.commit()
-
-
-def _not_linked(uow: UnitOfWork, call_id: int, ticket_id: int) -> bool:
-    query = select(call_tickets.c.call_id).where(
-        call_tickets.c.call_id == call_id, call_tickets.c.ticket_id == ticket_id
-    )
-    return uow.session.execute(query).first() is None
-
-
-def _call_row(uow: UnitOfWork, call_sid: str, caller: str | None, now: datetime) -> Call:
-    call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
-    if call is None:  # the buffered call log has not caught up yet
-        call = Call(call_sid=call_sid, from_number=caller, from_raw=caller or "", started_at=now)
-        uow.session.add(call)
-        uow.session.flush()
-    return call
-
-
-def _attach_recording(
-    uow: UnitOfWork, sid: str, call_sid: str, ticket_id: int, data: Mapping[str, str]
 ) -> None:
-    recording = uow.session.scalars(select(Recording).where(Recording.sid == sid)).first()
-    if recording is None:
-        recording = Recording(sid=sid, call_sid=call_sid, media_url=data.get("recording_url", ""))
-        uow.session.add(recording)
-    recording.ticket_id = ticket_id
-    duration = data.get("recording_duration", "")
-    if duration.isdigit():
-        recording.duration_s = int(duration)
+    """In the ticket's own transaction: the call row (if the call log is behind), the
+    call–ticket link and the recording row, each an idempotent upsert."""
+    call_row = {"call_sid": call_sid, "from_number": caller, "from_raw": caller or "",
+                "to_number": "", "direction": "inbound", "twilio_status": "in-progress",
+                "started_at": now, "last_sequence": -1, "is_training": False}  # fmt: skip
+    session.execute(insert_ignoring_conflicts(session, Call).values(call_row))
+    call_id = session.scalars(select(Call.id).where(Call.call_sid == call_sid)).one()
+    link = {"call_id": call_id, "ticket_id": ticket_id}
+    session.execute(insert_ignoring_conflicts(session, call_tickets).values(link))
+    sid = data.get("recording_sid")
+    if sid:
+        duration = data.get("recording_duration", "")
+        recording = {"sid": sid, "call_sid": call_sid, "ticket_id": ticket_id,
+                     "media_url": data.get("recording_url", ""), "state": "pending",
+                     "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
+                     "duration_s": int(duration) if duration.isdigit() else None}  # fmt: skip
+        upsert(session, Recording, "sid", recording, ["ticket_id", "duration_s"])
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:

@@ -16,7 +16,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
 from config.logging import log_context
 from hotline.callevents import (
@@ -53,8 +53,17 @@ class Urls:
         self.base_url = base_url.rstrip("/")
         self._codec = codec
 
+    def seal(self, state: CallState) -> str:
+        """The state's token, sealed once per request even when several URLs carry it."""
+        memo = g.setdefault("sealed_states", {}) if has_request_context() else {}
+        key = id(state)
+        if key not in memo or memo[key][0] is not state:
+            memo[key] = (state, self._codec.encode(state))
+        token: str = memo[key][1]
+        return token
+
     def to(self, path: str, state: CallState | None = None, **extra: str) -> str:
-        params = {"s": self._codec.encode(state)} if state is not None else {}
+        params = {"s": self.seal(state)} if state is not None else {}
         params.update({k: v for k, v in extra.items() if v})
         query = urlencode(params)
         return f"{self.base_url}/twilio/{path}" + (f"?{query}" if query else "")

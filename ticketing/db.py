@@ -222,3 +222,25 @@ class UnitOfWork:
         except Exception:
             # The rows are committed and say the work is unfinished; the sweeper finds them.
             log.exception("could not enqueue %s; the sweeper will retry it", job.func)
+
+
+def insert_ignoring_conflicts(session: Session, target: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for the session's database (SQLite or PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(target).on_conflict_do_nothing()
+
+
+def upsert(
+    session: Session, target: Any, key: str, values: dict[str, Any], update: list[str]
+) -> None:
+    """Insert a row, or update ``update`` columns of the row with the same unique ``key``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = builder(target).values(values)
+    changes = {column: statement.excluded[column] for column in update}
+    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))

@@ -7,6 +7,7 @@ back, so bad input changes nothing. Every change writes an AuditEvent in the sam
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -99,11 +100,13 @@ def open_ticket(
     tz: ZoneInfo = BANGKOK,
     now: datetime | None = None,
     external_ref: str | None = None,
+    also: Callable[[Session, Ticket], None] | None = None,
 ) -> Ticket:
     """File a complaint and give it a number.
 
     ``external_ref`` is the filing channel's idempotency key: a second ticket with the same key
     is refused by the database (IntegrityError), so the caller can look the first one up.
+    ``also`` runs in the same transaction once the ticket has its id (link a call, a recording).
 
     Raises:
         ValidationError: a field is missing or wrong (the error names the field).
@@ -144,6 +147,8 @@ def open_ticket(
         session.flush()
         _record_status(session, ticket, None, TicketStatus.RECEIVED, "", actor, opened_at)
         _audit(session, actor, "ticket.open", ticket, None, snapshot(ticket), opened_at)
+        if also is not None:
+            also(session, ticket)
         uow.commit()
     return ticket
 

@@ -1,0 +1,271 @@
+"""Benchmark: IVR webhooks under gunicorn on PostgreSQL + Redis, against a bare TwiML endpoint.
+
+Both servers run with the same gunicorn settings in the same run. Signed requests walk real
+calls (greeting → complaint menus → postal code → skip ID → recording → ticket → survey),
+parsing each TwiML answer for the next URL, exactly as Twilio would.
+
+Prints one JSON line: IVR requests/s and bare requests/s at full load (closed loop), their
+ratio, the IVR p50/p99 latency at a fixed offered load of 100 new calls per second (open loop),
+and the resident memory of one web worker after the run. Targets (issue 3): ratio >= 0.5,
+p99 < 50 ms at 100 calls/s, < 200 MB per worker.
+
+    python bench/ivr_webhooks.py   # BENCH_SECONDS=10 BENCH_CALLS_PER_S=100 to change the load
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from xml.etree.ElementTree import Element
+
+import aiohttp
+from defusedxml.ElementTree import fromstring
+from redis import Redis
+from sqlalchemy import create_engine, text
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1/postgres")
+DB_NAME = "hotline_bench_ivr"
+DATABASE_URL = f"postgresql://postgres@127.0.0.1/{DB_NAME}"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+IVR_PORT, BARE_PORT = 18567, 18568
+TOKEN = "bench-auth-token"  # noqa: S105 - a local test server's token
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+CALLS_PER_S = float(os.environ.get("BENCH_CALLS_PER_S", "100"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+GUNICORN = [
+    "--workers",
+    "4",
+    "--worker-class",
+    "gthread",
+    "--threads",
+    "2",
+    "--log-level",
+    "warning",
+]
+# The caller's keys, in order, for every Gather or Record met (complaint path).
+SCRIPT = ["1", "1", "50200", "1", "", "record", "2", "4"]
+
+
+def server_env(base_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HOTLINE_ENV": "embedded",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "PUBLIC_BASE_URL": base_url,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "SECRET_KEY": "bench-secret-key-bench-secret-key-0123",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def prepare_database() -> None:
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+    engine.dispose()
+    env = server_env("http://127.0.0.1")
+    subprocess.run(
+        [str(BIN / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    Redis.from_url(REDIS_URL).flushdb()
+
+
+@contextmanager
+def serve(app: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    base = f"http://127.0.0.1:{port}"
+    cmd = [str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}", app]
+    proc = subprocess.Popen(cmd, env=server_env(base), cwd=ROOT)
+    try:
+        wait_until_up(f"{base}/healthz")
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def wait_until_up(url: str) -> None:
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own local server
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+def worker_rss_mb(master: subprocess.Popen[bytes]) -> float:
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return round(max(sizes), 1)
+
+
+# Calls ------------------------------------------------------------------------------------
+
+
+class Caller:
+    def __init__(self, session: aiohttp.ClientSession, base: str, latencies: list[float]) -> None:
+        self.session = session
+        self.base = base
+        self.latencies = latencies
+        self.validator = RequestValidator(TOKEN)
+
+    async def post(self, url: str, params: dict[str, str]) -> Element:
+        signature = self.validator.compute_signature(url, params)
+        started = time.perf_counter()
+        async with self.session.post(
+            url, data=params, headers={"X-Twilio-Signature": signature}
+        ) as r:
+            body = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"{url} -> {r.status}")
+        self.latencies.append(time.perf_counter() - started)
+        root: Element = fromstring(body)
+        return root
+
+    async def call(self) -> int:
+        sid = "CA" + secrets.token_hex(16)
+        params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+66812345678",
+                  "To": "1567", "CallStatus": "in-progress", "Direction": "inbound"}  # fmt: skip
+        doc = await self.post(f"{self.base}/twilio/voice", params)
+        keys = iter(SCRIPT)
+        requests = 1
+        while (step := next_request(doc, keys, params)) is not None:
+            doc = await self.post(*step)
+            requests += 1
+        ended = {**params, "CallStatus": "completed", "SequenceNumber": "1", "CallDuration": "90"}
+        await self.post(f"{self.base}/twilio/status", ended)
+        return requests + 1
+
+
+def next_request(
+    doc: Element, keys: Iterator[str], params: dict[str, str]
+) -> tuple[str, dict[str, str]] | None:
+    for verb in doc:
+        if verb.tag == "Gather":
+            key = next(keys, None)
+            if key is None:
+                return None
+            if key == "" and verb.get("actionOnEmptyResult") != "true":
+                continue
+            return verb.get("action", ""), {**params, "Digits": key}
+        if verb.tag == "Record":
+            next(keys, None)
+            sid = "RE" + secrets.token_hex(16)
+            recorded = {"RecordingSid": sid, "RecordingDuration": "9", "Digits": "#",
+                        "RecordingUrl": f"https://api.twilio.com/{sid}"}  # fmt: skip
+            return verb.get("action", ""), {**params, **recorded}
+        if verb.tag == "Redirect":
+            return verb.text or "", params
+    return None
+
+
+async def closed_loop(base: str, seconds: float) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+        caller = Caller(session, base, latencies)
+
+        async def loop() -> None:
+            while time.perf_counter() < deadline:
+                await caller.call()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, latencies
+
+
+async def bare_closed_loop(base: str, seconds: float) -> float:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+        caller = Caller(session, base, latencies)
+        params = {"CallSid": "CA" + "0" * 32, "From": "+66812345678", "To": "1567"}
+
+        async def loop() -> None:
+            while time.perf_counter() < deadline:
+                await caller.post(f"{base}/twiml", params)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed
+
+
+async def open_loop(base: str, seconds: float, calls_per_s: float) -> tuple[list[float], int]:
+    """Start a new call every 1/calls_per_s seconds, whatever the server's speed."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        caller = Caller(session, base, latencies)
+        tasks = []
+        started = time.perf_counter()
+        for n in range(int(seconds * calls_per_s)):
+            delay = started + n / calls_per_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(caller.call()))
+        await asyncio.gather(*tasks)
+    return latencies, len(tasks)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def main() -> None:
+    prepare_database()
+    flusher = subprocess.Popen([str(BIN / "hotline"), "worker"], env=server_env("http://127.0.0.1"))
+    try:
+        with serve("bench.bare_app:app", BARE_PORT):
+            bare_rps = asyncio.run(bare_closed_loop(f"http://127.0.0.1:{BARE_PORT}", SECONDS))
+        with serve("hotline:create_app()", IVR_PORT) as master:
+            base = f"http://127.0.0.1:{IVR_PORT}"
+            asyncio.run(closed_loop(base, 2))  # warm up: imports, pools, caches
+            ivr_rps, _ = asyncio.run(closed_loop(base, SECONDS))
+            latencies, calls = asyncio.run(open_loop(base, SECONDS, CALLS_PER_S))
+            rss = worker_rss_mb(master)
+    finally:
+        flusher.send_signal(signal.SIGTERM)
+        flusher.wait(timeout=60)
+    print(json.dumps({
+        "bench": "ivr_webhooks",
+        "server": "gunicorn " + " ".join(GUNICORN),
+        "database": "postgresql", "call_log": "redis buffer + hotline worker",
+        "ivr_requests_per_s": round(ivr_rps, 1),
+        "bare_requests_per_s": round(bare_rps, 1),
+        "ratio": round(ivr_rps / bare_rps, 3),
+        "offered_calls_per_s": CALLS_PER_S,
+        "calls_started": calls,
+        "requests_at_offered_load": len(latencies),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "worker_rss_mb": rss,
+        "cpu_cores": os.cpu_count(),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

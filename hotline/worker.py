@@ -1,0 +1,87 @@
+"""``hotline worker``: RQ workers and the call-log flusher, with the app built once per process.
+
+Queues are named for their work (recordings, notifications, default) so each can run on its own
+hosts. Every worker also drains the buffered call log into the database once a second; a Redis
+lock makes sure only one process at a time moves a given batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from flask import Flask
+from redis import Redis, RedisError
+from rq import Queue, Worker
+from rq.serializers import JSONSerializer
+
+from hotline.callevents import BUFFER_KEY, flush_buffer
+from hotline.runtime import runtime
+from ticketing.db import Database
+
+log = logging.getLogger(__name__)
+FLUSH_LOCK = BUFFER_KEY + ":lock"
+LOCK_TTL_S = 60
+
+
+def flush_once(database: Database, redis: Redis) -> int:
+    """Flush one batch if no other process is flushing; returns the entries moved."""
+    if not redis.set(FLUSH_LOCK, "1", nx=True, ex=LOCK_TTL_S):
+        return 0
+    try:
+        return flush_buffer(database, redis)
+    finally:
+        redis.delete(FLUSH_LOCK)
+
+
+def flush_all(database: Database, redis: Redis) -> int:
+    moved = total = flush_once(database, redis)
+    while moved:
+        moved = flush_once(database, redis)
+        total += moved
+    return total
+
+
+class CallLogFlusher(threading.Thread):
+    """Background thread: drain the call log buffer every ``interval`` seconds until stopped."""
+
+    def __init__(self, database: Database, redis: Redis, interval: float = 1.0) -> None:
+        super().__init__(name="call-log-flusher", daemon=True)
+        self._database = database
+        self._redis = redis
+        self._interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._interval):
+            self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            flush_all(self._database, self._redis)
+        except (RedisError, OSError):
+            log.warning("call log flush failed; retrying in %.0f s", self._interval, exc_info=True)
+        except Exception:
+            log.exception("call log flush failed; the entries stay buffered")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)
+
+
+def run_worker(app: Flask, queue_names: Sequence[str], *, burst: bool = False) -> None:
+    """Work the queues (with the RQ scheduler) and flush the call log until stopped."""
+    rt = runtime(app)
+    if rt.redis is None:
+        raise RuntimeError("REDIS_URL is not set: jobs run inline in the web process")
+    flusher = CallLogFlusher(rt.db, rt.redis)
+    flusher.start()
+    queues = [Queue(name, connection=rt.redis, serializer=JSONSerializer) for name in queue_names]
+    worker = Worker(queues, connection=rt.redis, serializer=JSONSerializer)
+    try:
+        with app.app_context():
+            worker.work(with_scheduler=True, burst=burst)
+    finally:
+        flusher.stop()

@@ -1,0 +1,110 @@
+"""The buffered call log: webhooks append to real Redis, a real `hotline worker` drains it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from flask import Flask
+
+from hotline.callevents import BUFFER_KEY, DirectWriter, LogEntry, RedisWriter
+from hotline.calllog import Call, CallEvent
+from hotline.simulator import PhoneSimulator
+from hotline.worker import flush_all
+from tests.conftest import service_missing
+from tests.twilio_client import FlaskTransport
+from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count
+from ticketing.db import Database
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+COMPLAINT = ["1", "1", "50200", "1", "#", "record:9", "2", "4"]
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def buffered_app(make_app: Callable[..., Flask], redis_client: redis.Redis) -> Flask:
+    return make_app(redis_url=REDIS_URL)
+
+
+def phone_for(app: Flask) -> PhoneSimulator:
+    transport = FlaskTransport(app.test_client())
+    return PhoneSimulator(transport, base_url=BASE_URL, auth_token=AUTH_TOKEN)
+
+
+def test_webhooks_buffer_in_redis_and_a_flush_writes_it_all_once(
+    buffered_app: Flask, database: Database, redis_client: redis.Redis
+) -> None:
+    transcript = phone_for(buffered_app).call(COMPLAINT)
+    buffered = redis_client.llen(BUFFER_KEY)
+    assert buffered > 10
+    # The ticket is committed at once; only the step events wait in the buffer.
+    from ticketing.models import Ticket
+
+    assert count(database, Ticket) == 1
+    events_before = count(database, CallEvent)
+    raw = redis_client.lrange(BUFFER_KEY, 0, -1)
+
+    assert flush_all(database, redis_client) == buffered
+    assert redis_client.llen(BUFFER_KEY) == 0
+    call = call_row(database, transcript.call_sid)
+    assert call.outcome == "self_service" and call.ended_at is not None
+    events = count(database, CallEvent)
+    assert events > events_before
+
+    # The same batch applied twice (a flusher died before trimming) changes nothing.
+    redis_client.rpush(BUFFER_KEY, *raw)
+    assert flush_all(database, redis_client) == buffered
+    assert count(database, CallEvent) == events
+    assert call_row(database, transcript.call_sid).outcome == "self_service"
+
+
+def test_losing_redis_falls_back_to_direct_writes(database: Database) -> None:
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    writer = RedisWriter(dead, DirectWriter(database))
+    at = datetime.now(UTC)
+    started = LogEntry("CAdead", "call_started", at, dedupe_key="CAdead:started", data={})
+    entered = LogEntry("CAdead", "ivr_enter", at, "main_menu", dedupe_key="CAdead:0:0")
+    writer.write([started, entered])
+    assert call_row(database, "CAdead").last_node == "main_menu"
+    assert count(database, Call) == 1
+
+
+def test_a_real_worker_process_drains_the_buffer(
+    buffered_app: Flask, database: Database, redis_client: redis.Redis, tmp_path: object
+) -> None:
+    transcript = phone_for(buffered_app).call(["0"])
+    assert redis_client.llen(BUFFER_KEY) > 0
+    env = {**os.environ, "DATABASE_URL": database.url, "REDIS_URL": REDIS_URL,
+           "INSTANCE_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}  # fmt: skip
+    hotline = os.path.join(os.path.dirname(sys.executable), "hotline")
+    result = subprocess.run([hotline, "worker", "--burst"], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert redis_client.llen(BUFFER_KEY) == 0
+    assert call_row(database, transcript.call_sid).outcome == "answered"
+
+
+def test_worker_refuses_to_start_without_redis(tmp_path: object) -> None:
+    hotline = os.path.join(os.path.dirname(sys.executable), "hotline")
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([hotline, "worker", "--burst"], env=env, capture_output=True,
+                            text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1 and "REDIS_URL" in result.stderr
