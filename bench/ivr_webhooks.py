@@ -45,18 +45,14 @@ TOKEN = "bench-auth-token"  # noqa: S105 - a local test server's token
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CALLS_PER_S = float(os.environ.get("BENCH_CALLS_PER_S", "100"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
-GUNICORN = [
-    "--workers",
-    "4",
-    "--worker-class",
-    "gthread",
-    "--threads",
-    "2",
-    "--log-level",
-    "warning",
-]
-# The caller's keys, in order, for every Gather or Record met (complaint path).
-SCRIPT = ["1", "1", "50200", "1", "", "record", "2", "4"]
+GUNICORN = os.environ.get(
+    "BENCH_GUNICORN", "--workers 4 --worker-class gthread --threads 2 --log-level warning"
+).split()
+# The caller's keys, in order, for every Gather or Record met.
+COMPLAINT = ["1", "1", "50200", "1", "", "record", "2", "4"]  # files a ticket: database writes
+BROWSE = ["3", "1", "2", "4", "0", "5"]  # information menus, then an agent, then the survey
+# A hotline day: most callers browse and ask for an agent; one in four files by phone.
+MIX = [COMPLAINT, BROWSE, BROWSE, BROWSE]
 
 
 def server_env(base_url: str) -> dict[str, str]:
@@ -111,8 +107,21 @@ def wait_until_up(url: str) -> None:
     raise RuntimeError(f"server at {url} did not start")
 
 
+def workers_of(master: subprocess.Popen[bytes]) -> list[str]:
+    return Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+
+
+def workers_cpu_s(master: subprocess.Popen[bytes]) -> float:
+    """User + system CPU seconds used so far by the server's worker processes."""
+    ticks = 0
+    for pid in workers_of(master):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rss_mb(master: subprocess.Popen[bytes]) -> float:
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    children = workers_of(master)
     sizes = []
     for pid in children:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -144,19 +153,30 @@ class Caller:
         root: Element = fromstring(body)
         return root
 
-    async def call(self) -> int:
+    async def call(self, script: list[str]) -> int:
         sid = "CA" + secrets.token_hex(16)
         params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+66812345678",
                   "To": "1567", "CallStatus": "in-progress", "Direction": "inbound"}  # fmt: skip
         doc = await self.post(f"{self.base}/twilio/voice", params)
-        keys = iter(SCRIPT)
+        keys = iter(script)
         requests = 1
         while (step := next_request(doc, keys, params)) is not None:
-            doc = await self.post(*step)
+            if step[0] == "enqueue":
+                doc = await self.queue(doc, params)
+            else:
+                doc = await self.post(*step)
             requests += 1
         ended = {**params, "CallStatus": "completed", "SequenceNumber": "1", "CallDuration": "90"}
         await self.post(f"{self.base}/twilio/status", ended)
         return requests + 1
+
+    async def queue(self, doc: Element, params: dict[str, str]) -> Element:
+        """Hold music once, then an agent answers and later hangs up (QueueResult=bridged)."""
+        enqueue = next(v for v in doc if v.tag == "Enqueue")
+        waiting = {**params, "QueuePosition": "1", "QueueTime": "0", "CurrentQueueSize": "1"}
+        await self.post(enqueue.get("waitUrl", ""), waiting)
+        bridged = {**params, "QueueResult": "bridged", "QueueTime": "20"}
+        return await self.post(enqueue.get("action", ""), bridged)
 
 
 def next_request(
@@ -178,21 +198,28 @@ def next_request(
             return verb.get("action", ""), {**params, **recorded}
         if verb.tag == "Redirect":
             return verb.text or "", params
+        if verb.tag == "Enqueue":
+            return "enqueue", params
     return None
 
 
-async def closed_loop(base: str, seconds: float) -> tuple[float, list[float]]:
+async def closed_loop(
+    base: str, seconds: float, scripts: list[list[str]]
+) -> tuple[float, list[float]]:
+    """As many calls as CONCURRENCY callers can make: requests per second and latencies."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
         caller = Caller(session, base, latencies)
 
-        async def loop() -> None:
+        async def loop(first: int) -> None:
+            n = first
             while time.perf_counter() < deadline:
-                await caller.call()
+                await caller.call(scripts[n % len(scripts)])
+                n += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(loop(n) for n in range(CONCURRENCY)))
         elapsed = time.perf_counter() - started
     return len(latencies) / elapsed, latencies
 
@@ -225,7 +252,7 @@ async def open_loop(base: str, seconds: float, calls_per_s: float) -> tuple[list
             delay = started + n / calls_per_s - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(caller.call()))
+            tasks.append(asyncio.create_task(caller.call(MIX[n % len(MIX)])))
         await asyncio.gather(*tasks)
     return latencies, len(tasks)
 
@@ -239,24 +266,41 @@ def main() -> None:
     prepare_database()
     flusher = subprocess.Popen([str(BIN / "hotline"), "worker"], env=server_env("http://127.0.0.1"))
     try:
-        with serve("bench.bare_app:app", BARE_PORT):
+        with serve("bench.bare_app:app", BARE_PORT) as bare:
+            cpu_before = workers_cpu_s(bare)
             bare_rps = asyncio.run(bare_closed_loop(f"http://127.0.0.1:{BARE_PORT}", SECONDS))
+            bare_cpu_ms = (workers_cpu_s(bare) - cpu_before) * 1000 / (bare_rps * SECONDS)
         with serve("hotline:create_app()", IVR_PORT) as master:
             base = f"http://127.0.0.1:{IVR_PORT}"
-            asyncio.run(closed_loop(base, 2))  # warm up: imports, pools, caches
-            ivr_rps, _ = asyncio.run(closed_loop(base, SECONDS))
+            asyncio.run(closed_loop(base, 2, MIX))  # warm up: imports, pools, caches
+            measured = {name: measure(master, base, scripts)
+                        for name, scripts in (("mix", MIX), ("browse", [BROWSE]),
+                                              ("complaint", [COMPLAINT]))}  # fmt: skip
             latencies, calls = asyncio.run(open_loop(base, SECONDS, CALLS_PER_S))
             rss = worker_rss_mb(master)
     finally:
         flusher.send_signal(signal.SIGTERM)
         flusher.wait(timeout=60)
-    print(json.dumps({
+    mix_rps, mix_cpu = measured["mix"]
+    figures = {
         "bench": "ivr_webhooks",
         "server": "gunicorn " + " ".join(GUNICORN),
-        "database": "postgresql", "call_log": "redis buffer + hotline worker",
-        "ivr_requests_per_s": round(ivr_rps, 1),
+        "database": "postgresql",
+        "call_log": "redis buffer + hotline worker",
+        "traffic_mix": "1 complaint call : 3 browse-then-agent calls",
+        "ivr_requests_per_s": round(mix_rps, 1),
         "bare_requests_per_s": round(bare_rps, 1),
-        "ratio": round(ivr_rps / bare_rps, 3),
+        "ratio": round(mix_rps / bare_rps, 3),
+        "ivr_server_cpu_ms_per_request": round(mix_cpu, 3),
+        "bare_server_cpu_ms_per_request": round(bare_cpu_ms, 3),
+        "cpu_cost_ratio": round(bare_cpu_ms / mix_cpu, 3),
+    }
+    for name in ("browse", "complaint"):
+        rps, cpu = measured[name]
+        figures[f"{name}_requests_per_s"] = round(rps, 1)
+        figures[f"{name}_ratio"] = round(rps / bare_rps, 3)
+        figures[f"{name}_server_cpu_ms_per_request"] = round(cpu, 3)
+    figures.update({
         "offered_calls_per_s": CALLS_PER_S,
         "calls_started": calls,
         "requests_at_offered_load": len(latencies),
@@ -264,7 +308,17 @@ def main() -> None:
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "worker_rss_mb": rss,
         "cpu_cores": os.cpu_count(),
-    }))  # fmt: skip
+    })  # fmt: skip
+    print(json.dumps(figures))
+
+
+def measure(
+    master: subprocess.Popen[bytes], base: str, scripts: list[list[str]]
+) -> tuple[float, float]:
+    """Requests per second and server CPU milliseconds per request for these calls."""
+    cpu_before = workers_cpu_s(master)
+    rps, _ = asyncio.run(closed_loop(base, SECONDS, scripts))
+    return rps, (workers_cpu_s(master) - cpu_before) * 1000 / (rps * SECONDS)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
     recording_max_seconds: int = 180
+    call_log_batch_ms: int = 50
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -73,6 +74,8 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if not 0 <= self.call_log_batch_ms <= 5000:
+            raise SettingsError("CALL_LOG_BATCH_MS: must be between 0 and 5000")
         if not 10 <= self.recording_max_seconds <= 3600:
             raise SettingsError("RECORDING_MAX_SECONDS: must be between 10 and 3600")
         if self.recordings_backend == "s3" and not self.s3_bucket:
@@ -185,6 +188,7 @@ _ENV_SPECS = (
     _EnvSpec("LOG_FORMAT", "log_format"),
     _EnvSpec("LOG_LEVEL", "log_level"),
     _EnvSpec("RECORDING_MAX_SECONDS", "recording_max_seconds", "int"),
+    _EnvSpec("CALL_LOG_BATCH_MS", "call_log_batch_ms", "int"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

@@ -11,6 +11,7 @@ from flask.wrappers import Response
 from config import Settings
 from config.logging import configure_logging, request_id_var
 from hotline.runtime import EXTENSION_KEY, build_runtime
+from hotline.twilio_security import NoSessionForWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         JSON_AS_ASCII=False,
     )
+    app.session_interface = NoSessionForWebhooks()
     app.extensions[EXTENSION_KEY] = build_runtime(settings, app)
     _register_request_id(app)
     _register_blueprints(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -36,13 +37,18 @@ IVR_ACTOR = Actor.system("ivr")
 PROVINCE_NAMES = {code: name_th for code, name_th, _ in province_choices()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallInfo:
     """What the webhook knows about the call that is not in the IVR state."""
 
     call_sid: str
-    caller: str | None  # E.164, or None when the caller ID is withheld
+    raw_from: str
     now: datetime
+
+    @cached_property
+    def caller(self) -> str | None:
+        """E.164, or None when the caller ID is withheld (parsed only when an action needs it)."""
+        return normalize_phone(self.raw_from).e164
 
 
 @dataclass
@@ -146,17 +152,26 @@ def file_ticket(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
 
 
 def file_ticket_for_call(
-    rt: Runtime, call_sid: str, caller: str | None, data: Mapping[str, str], now: datetime
+    rt: Runtime,
+    call_sid: str,
+    caller: str | None,
+    data: Mapping[str, str],
+    now: datetime,
+    *,
+    look_first: bool = False,
 ) -> Ticket:
-    """The call's ticket: found if already filed, filed otherwise, with its recording linked.
+    """The call's ticket: filed now, or found if it was filed already, with its recording linked.
 
     Both the <Record> action and the recording status callback call this, so a caller who
-    hangs up right after speaking still gets a ticket.
+    hangs up right after speaking still gets a ticket. The action usually comes first and
+    files at once; the callback, usually second, looks first (``look_first``). Either way the
+    unique ``external_ref`` lets only one of them file.
     """
     ref = f"ivr:{call_sid}"
-    existing = _ticket_by_ref(rt, ref)
-    if existing is not None:
-        return existing
+    if look_first:
+        existing = _ticket_by_ref(rt, ref)
+        if existing is not None:
+            return existing
     draft = TicketDraft(
         channel="phone",
         category_code=data.get("category", "other"),
@@ -316,7 +331,3 @@ ACTIONS: dict[str, Action] = {
     "lookup_status": lookup_status,
     "lookup_center": lookup_center,
 }
-
-
-def caller_of(raw_from: str | None) -> str | None:
-    return normalize_phone(raw_from).e164

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, abort, request
+from flask import Flask, Request, Response, abort, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -52,3 +53,12 @@ def twiml(response: VoiceResponse | str) -> Response:
 
 def empty_twiml() -> Response:
     return twiml(VoiceResponse())
+
+
+class NoSessionForWebhooks(SecureCookieSessionInterface):
+    """Twilio carries no cookies we need: skip the session cookie's work on /twilio/*."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/twilio/"):
+            return None  # Flask then uses a null session and saves nothing
+        return super().open_session(app, request)

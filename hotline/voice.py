@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
@@ -22,12 +21,13 @@ from config.logging import log_context
 from hotline.callevents import (
     CALL_STARTED,
     CALL_STATUS,
+    BatchingWriter,
     CallLogWriter,
     DirectWriter,
     LogEntry,
     RedisWriter,
 )
-from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, caller_of, file_ticket_for_call
+from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call
 from hotline.ivr_state import StateCodec, StateError
 from hotline.runtime import Runtime, runtime
 from hotline.twilio_security import SignatureCheck, empty_twiml, twiml
@@ -63,9 +63,10 @@ class Urls:
         return token
 
     def to(self, path: str, state: CallState | None = None, **extra: str) -> str:
-        params = {"s": self.seal(state)} if state is not None else {}
-        params.update({k: v for k, v in extra.items() if v})
-        query = urlencode(params)
+        # Sealed tokens are URL-safe base64 already: no percent-encoding pass needed.
+        parts = [f"s={self.seal(state)}"] if state is not None else []
+        parts += [f"{k}={v}" for k, v in extra.items() if v]  # our own plain ASCII values
+        query = "&".join(parts)
         return f"{self.base_url}/twilio/{path}" + (f"?{query}" if query else "")
 
     def step(self, state: CallState, *, timed_out: bool = False) -> str:
@@ -102,8 +103,7 @@ def init_voice(app: Flask, rt: Runtime) -> None:
     urls = Urls(settings.public_base_url, codec)
     voice = Voice(settings.tts_voice, settings.tts_language)
     renderer = Renderer(flow, voice, urls, settings.recording_max_seconds)
-    direct = DirectWriter(rt.db)
-    writer: CallLogWriter = RedisWriter(rt.redis, direct) if rt.redis is not None else direct
+    writer = call_log_writer(rt)
     app.extensions[EXTENSION_KEY] = Ivr(flow, codec, urls, renderer, writer)
     app.extensions[SIGNATURE_KEY] = SignatureCheck(settings)
     app.register_blueprint(bp)
@@ -112,6 +112,16 @@ def init_voice(app: Flask, rt: Runtime) -> None:
 @bp.before_request
 def check_signature() -> None:
     current_app.extensions[SIGNATURE_KEY]()
+
+
+def call_log_writer(rt: Runtime) -> CallLogWriter:
+    """Direct writes when embedded; in production a Redis buffer, fed in small batches."""
+    direct = DirectWriter(rt.db)
+    if rt.redis is None:
+        return direct
+    buffered = RedisWriter(rt.redis, direct)
+    interval_ms = rt.settings.call_log_batch_ms
+    return BatchingWriter(buffered, interval_ms / 1000) if interval_ms else buffered
 
 
 def _ivr() -> Ivr:
@@ -198,7 +208,7 @@ def recording_status() -> Response:
             "recording_duration": form.get("RecordingDuration", "")}  # fmt: skip
     if status == "completed" and data.get("category"):
         # The caller may have hung up before the <Record> action filed the ticket.
-        file_ticket_for_call(rt, call.call_sid, call.caller, data, call.now)
+        file_ticket_for_call(rt, call.call_sid, call.caller, data, call.now, look_first=True)
     _note_recording_state(rt, sid, call.call_sid, status, data)
     return empty_twiml()
 
@@ -360,7 +370,7 @@ def _note_recording_state(
 
 def _call_info() -> CallInfo:
     form = request.form
-    return CallInfo(form.get("CallSid", ""), caller_of(form.get("From")), runtime().clock())
+    return CallInfo(form.get("CallSid", ""), form.get("From", ""), runtime().clock())
 
 
 def _context(rt: Runtime, call: CallInfo) -> Context:

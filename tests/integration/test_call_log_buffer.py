@@ -40,7 +40,8 @@ def redis_client() -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def buffered_app(make_app: Callable[..., Flask], redis_client: redis.Redis) -> Flask:
-    return make_app(redis_url=REDIS_URL)
+    # Batching off: each webhook's entries reach Redis before it answers, so counts are exact.
+    return make_app(redis_url=REDIS_URL, call_log_batch_ms=0)
 
 
 def phone_for(app: Flask) -> PhoneSimulator:
@@ -108,3 +109,31 @@ def test_worker_refuses_to_start_without_redis(tmp_path: object) -> None:
     result = subprocess.run([hotline, "worker", "--burst"], env=env, capture_output=True,
                             text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 1 and "REDIS_URL" in result.stderr
+
+
+class _Collecting:
+    def __init__(self) -> None:
+        self.batches: list[list[LogEntry]] = []
+
+    def write(self, entries: list[LogEntry]) -> None:  # type: ignore[override]
+        self.batches.append(list(entries))
+
+
+def test_the_batching_writer_hands_entries_on_in_batches() -> None:
+    import time
+
+    from hotline.callevents import BatchingWriter
+
+    inner = _Collecting()
+    writer = BatchingWriter(inner, interval_s=0.05)
+    at = datetime.now(UTC)
+    for n in range(5):
+        writer.write([LogEntry("CAbatch", "ivr_enter", at, f"node{n}")])
+    assert inner.batches == []  # nothing leaves in the request itself
+    deadline = time.monotonic() + 5
+    while not inner.batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [e.node for e in inner.batches[0]] == [f"node{n}" for n in range(5)]
+    writer.write([LogEntry("CAbatch", "ivr_enter", at, "last")])
+    writer.flush()
+    assert inner.batches[-1][-1].node == "last"
