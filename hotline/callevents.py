@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call, CallEvent, CallEventKind
-from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts
+from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts, upsert
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,8 @@ def _settle(session: Session, call: Call) -> None:
         "dedupe_key": f"{call.call_sid}:end",
         "data": {"duration_s": call.duration_s},
     }
-    session.execute(insert_ignoring_conflicts(session, CallEvent), [row])
+    # Late entries may change the outcome: the one end event follows it.
+    upsert(session, CallEvent, "dedupe_key", row, ["kind", "node", "value"])
 
 
 def outcome_of(kinds: set[str], twilio_status: str) -> str:

@@ -118,7 +118,15 @@ def validate_phone(digits: str) -> Validation:
     return Validation(True, e164, {"phone_spoken": spoken_digits(digits)})
 
 
+def validate_digits(digits: str) -> Validation:
+    ok = digits.isdigit()
+    return Validation(
+        ok, digits if ok else "", {"digits_spoken": spoken_digits(digits)} if ok else {}
+    )
+
+
 VALIDATORS = {
+    "digits": validate_digits,
     "postal_code": validate_postal_code,
     "citizen_id": validate_citizen_id,
     "ticket_number": validate_ticket_number,
@@ -145,10 +153,14 @@ def ticket_digits(number: str) -> str:
 def file_ticket(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
     """File the complaint the caller just described (once per call, whatever is replayed)."""
     ticket = file_ticket_for_call(rt, call.call_sid, call.caller, state.data, call.now)
-    entry = LogEntry(call.call_sid, "ticket_filed", call.now, "file_ticket", ticket.number,
-                     dedupe_key=f"{call.call_sid}:ticket_filed")  # fmt: skip
     data = {"ticket_number": ticket.number, "ticket_digits": ticket_digits(ticket.number)}
-    return ActionOutput(ActionResult("ok", data), [entry])
+    return ActionOutput(ActionResult("ok", data), [filed_entry(call, ticket.number)])
+
+
+def filed_entry(call: CallInfo, number: str) -> LogEntry:
+    """The call log's "ticket filed" event: one per call, whichever path filed it."""
+    key = f"{call.call_sid}:ticket_filed"
+    return LogEntry(call.call_sid, "ticket_filed", call.now, "file_ticket", number, dedupe_key=key)
 
 
 def file_ticket_for_call(
@@ -230,7 +242,10 @@ def link_call_and_recording(
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
-    """Queue the ticket number by SMS (the outbox row; the sender job delivers it)."""
+    """Ask for the ticket number by SMS: an outbox row in ``sms_messages``, written now.
+
+    Sending pending rows through Twilio Messaging is the notifications job's work.
+    """
     number = state.data.get("ticket_number")
     if call.caller is None or not number:
         return ActionOutput(ActionResult("no_number"), [])
@@ -238,7 +253,9 @@ def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionO
         ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).first()
         key = f"ticket-number:{number}"
         exists = uow.session.scalars(select(SmsMessage.id).where(SmsMessage.dedupe_key == key))
-        if ticket is not None and exists.first() is None:
+        if ticket is None:
+            return ActionOutput(ActionResult("no_number"), [])
+        if exists.first() is None:
             body = f"ศูนย์ดำรงธรรม 1567: เลขที่เรื่องของท่านคือ {number} ใช้ติดตามเรื่องได้ที่สายด่วน 1567"
             uow.session.add(
                 SmsMessage(ticket_id=ticket.id, to_number=call.caller, kind="ticket_number",

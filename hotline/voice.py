@@ -27,7 +27,7 @@ from hotline.callevents import (
     LogEntry,
     RedisWriter,
 )
-from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call
+from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
 from hotline.ivr_state import StateCodec, StateError
 from hotline.runtime import Runtime, runtime
 from hotline.twilio_security import SignatureCheck, empty_twiml, twiml
@@ -208,7 +208,10 @@ def recording_status() -> Response:
             "recording_duration": form.get("RecordingDuration", "")}  # fmt: skip
     if status == "completed" and data.get("category"):
         # The caller may have hung up before the <Record> action filed the ticket.
-        file_ticket_for_call(rt, call.call_sid, call.caller, data, call.now, look_first=True)
+        ticket = file_ticket_for_call(
+            rt, call.call_sid, call.caller, data, call.now, look_first=True
+        )
+        ivr.writer.write([filed_entry(call, ticket.number)])
     _note_recording_state(rt, sid, call.call_sid, status, data)
     return empty_twiml()
 

@@ -277,6 +277,8 @@ def _enter(
             return Act(state, node.action or "", tuple(spoken), tuple(collected))
         if node.kind == "enqueue":
             collected.append(Event("enqueue", node_id, node.queue))
+        if node.kind == "transfer":
+            collected.append(Event("transfer", node_id, node.number))
         return Play(state, tuple(spoken), tuple(collected))
     raise FlowLoopError(f"{flow.source}: more than {MAX_CHAIN} nodes without caller input")
 
@@ -292,8 +294,9 @@ def _fail(
 ) -> Outcome:
     """No input or a wrong key: say so and ask again; after too many, reach an agent.
 
-    After hours there is no agent to reach, so a caller who keeps failing is eventually
-    thanked and the call ends (``give_up``) instead of looping for ever.
+    A caller who keeps failing — typically after hours, when there is no agent to reach, or a
+    line left open — is eventually thanked and the call ends (``give_up``) instead of looping
+    for ever.
     """
     failures, strikes = state.failures + 1, state.strikes + 1
     state = replace(state, strikes=strikes)

@@ -20,15 +20,16 @@ VALIDATOR_VARS: Mapping[str, frozenset[str]] = {
     "citizen_id": frozenset({"citizen_id_spoken"}),
     "ticket_number": frozenset({"ticket_query_spoken"}),
     "phone": frozenset({"phone_spoken"}),
-    "digits": frozenset(),
+    "digits": frozenset({"digits_spoken"}),
 }
 # Call data each application action adds; its keys are the actions the application knows.
 ACTION_VARS: Mapping[str, frozenset[str]] = {
     "file_ticket": frozenset({"ticket_number", "ticket_digits"}),
     "request_ticket_sms": frozenset(),
     "lookup_status": frozenset({"ticket_number", "ticket_digits", "status_text", "status_date"}),
-    "lookup_center": frozenset({"center_name", "center_place", "postal_place"}),
+    "lookup_center": frozenset({"center_name", "center_place"}),
 }
+RECORDING_PARTS = ("sid", "url", "duration")
 ALWAYS_VARS = frozenset({"queue_position"})  # filled in by the hold music of a queue
 
 MAX_MENU_OPTIONS = 5  # Thai voice rules: at most 5 options, 0 reaches an agent
@@ -252,7 +253,9 @@ def known_vars(flow: Flow) -> frozenset[str]:
     """Names the call's data can hold by the time a prompt is spoken in this flow."""
     names = set(ALWAYS_VARS)
     for node in flow.nodes.values():
-        if node.store:
+        if node.store and node.kind == "record":  # a recording is stored as <store>_sid, …
+            names.update(f"{node.store}_{part}" for part in RECORDING_PARTS)
+        elif node.store:
             names.add(node.store)
         for choice in node.options.values():
             names.update(choice.sets)

@@ -75,7 +75,7 @@ class Node:
     hold: Prompt = Prompt()
     after: str | None = None
     number: str | None = None
-    timeout: int = 6
+    timeout: int = 30  # seconds a transfer rings before it gives up
 
     def targets(self) -> dict[str, str]:
         """Every node this one can lead to, keyed by what leads there (for the linter)."""

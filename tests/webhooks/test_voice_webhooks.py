@@ -251,3 +251,21 @@ def test_the_phone_fixture_checks_every_answer(make_phone: Callable[..., object]
     say.text = "hello"
     with pytest.raises(AssertionError):
         check_verb(Flask(__name__), say, BASE_URL)
+
+
+def test_the_recording_callback_alone_files_the_ticket(
+    voice_app: Flask, database: Database
+) -> None:
+    """The <Record> action never came (the caller hung up mid-request): the callback files it."""
+    from ticketing.models import Ticket
+
+    ivr: Ivr = voice_app.extensions[EXTENSION_KEY]
+    data = {"category": "drugs", "postal_code": "10200", "province_code": "10"}
+    url = ivr.urls.recording_status(CallState(node="record_complaint", data=data))
+    recording = {"RecordingSid": "RE" + "2" * 32, "RecordingStatus": "completed",
+                 "RecordingUrl": "https://api.twilio.com/x", "RecordingDuration": "7"}  # fmt: skip
+    for _ in range(2):  # and a replay of it files nothing more
+        response = signed_post(voice_app.test_client(), url, form(**recording))
+        assert response.status_code == 200
+    assert count(database, Ticket) == 1
+    assert [e for e in event_kinds(database, SID) if e[0] == "ticket_filed"][0][1] == "file_ticket"
