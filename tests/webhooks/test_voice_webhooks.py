@@ -268,4 +268,5 @@ def test_the_recording_callback_alone_files_the_ticket(
         response = signed_post(voice_app.test_client(), url, form(**recording))
         assert response.status_code == 200
     assert count(database, Ticket) == 1
-    assert [e for e in event_kinds(database, SID) if e[0] == "ticket_filed"][0][1] == "file_ticket"
+    filed = [e for e in event_kinds(database, SID) if e[0] == "ticket_filed"]
+    assert len(filed) == 1 and filed[0][1] == "file_ticket"
