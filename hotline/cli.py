@@ -254,3 +254,39 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
         run_worker(_app(), queues, burst=burst)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command("call")
+@click.option(
+    "--keys", default="", help="What the caller does, comma-separated: 1,50200#,#,record:5,hangup"
+)
+@click.option("--from", "caller", default="+66812345678", show_default=True, help="Caller number.")
+@click.option("--url", "base_url", help="The running app (default: PUBLIC_BASE_URL).")
+@click.option("--agent-answers/--agent-busy", default=True, help="What happens in the agent queue.")
+def call(keys: str, caller: str, base_url: str | None, agent_answers: bool) -> None:
+    """Call the hotline like Twilio would (signed webhooks) and print the conversation."""
+    from hotline.simulator import HttpTransport, PhoneSimulator, QueueBehaviour
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+    phone = PhoneSimulator(
+        HttpTransport(),
+        base_url=base_url or settings.public_base_url,
+        auth_token=settings.twilio_auth_token,
+        account_sid=settings.twilio_account_sid,
+        caller=caller,
+        called=settings.hotline_number,
+    )
+    script = [item.strip() for item in keys.split(",")] if keys else []
+    try:
+        transcript = phone.call(script, queue=QueueBehaviour(answered=agent_answers))
+    except (OSError, RuntimeError) as exc:
+        raise click.ClickException(f"the call failed: {exc}") from exc
+    for exchange in transcript.exchanges:
+        pressed = exchange.params.get("Digits") or exchange.params.get("RecordingSid", "")
+        if pressed:
+            click.echo(f"  ☎ {pressed}")
+    click.echo("\n".join(f"🔊 {line}" for line in transcript.heard))
+    click.echo(f"(call {transcript.call_sid} ended: {transcript.ended_by})")

@@ -14,11 +14,13 @@ then hang up instead of pressing #).
 from __future__ import annotations
 
 import secrets
+import urllib.error
+import urllib.request
 import xml.etree.ElementTree as ET  # Element type only; parsing uses defusedxml
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from defusedxml.ElementTree import fromstring as parse_xml
 from twilio.request_validator import RequestValidator
@@ -30,6 +32,23 @@ class Transport(Protocol):
     def post(
         self, url: str, params: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, str]: ...
+
+
+class HttpTransport:
+    """Posts over HTTP to a running app, as Twilio does (``hotline call``)."""
+
+    def __init__(self, timeout_s: float = 15.0) -> None:
+        self.timeout_s = timeout_s  # Twilio's own limit for a webhook answer
+
+    def post(self, url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        body = urlencode(params).encode()
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
 
 
 @dataclass

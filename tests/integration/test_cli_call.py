@@ -1,0 +1,69 @@
+"""`hotline call` against a running `hotline run`: the demo path a new user takes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+           "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    subprocess.run(
+        [str(BIN / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    proc = subprocess.Popen([str(BIN / "hotline"), "run", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_scripted_call_files_a_complaint_and_prints_the_conversation(
+    server: dict[str, str],
+) -> None:
+    keys = "1,1,50200,1,#,record:6,2,5"
+    result = subprocess.run([str(BIN / "hotline"), "call", "--keys", keys], env=server,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ศูนย์ดำรงธรรม" in result.stdout
+    assert "เลขที่เรื่องของท่านคือ" in result.stdout
+    assert "ended: hangup" in result.stdout
+
+
+def test_a_call_to_a_server_that_is_not_there_fails_clearly(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "INSTANCE_DIR": str(tmp_path),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    result = subprocess.run([str(BIN / "hotline"), "call", "--keys", "1"], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1 and "the call failed" in result.stderr
