@@ -59,6 +59,9 @@ class Settings:
     log_level: str = "INFO"
     recording_max_seconds: int = 180
     call_log_batch_ms: int = 50
+    recording_retention_days: int = 365  # what the IVR's privacy notice promises (one year)
+    recordings_delete_from_twilio: bool = False
+    recordings_sweep_after_s: int = 300
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -74,6 +77,10 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if self.recording_retention_days < 0:
+            raise SettingsError("RECORDING_RETENTION_DAYS: 0 keeps recordings for ever, else > 0")
+        if self.recordings_sweep_after_s < 1:
+            raise SettingsError("RECORDINGS_SWEEP_AFTER_S: must be at least 1")
         if not 0 <= self.call_log_batch_ms <= 5000:
             raise SettingsError("CALL_LOG_BATCH_MS: must be between 0 and 5000")
         if not 10 <= self.recording_max_seconds <= 3600:
@@ -189,6 +196,9 @@ _ENV_SPECS = (
     _EnvSpec("LOG_LEVEL", "log_level"),
     _EnvSpec("RECORDING_MAX_SECONDS", "recording_max_seconds", "int"),
     _EnvSpec("CALL_LOG_BATCH_MS", "call_log_batch_ms", "int"),
+    _EnvSpec("RECORDING_RETENTION_DAYS", "recording_retention_days", "int"),
+    _EnvSpec("RECORDINGS_DELETE_FROM_TWILIO", "recordings_delete_from_twilio", "bool"),
+    _EnvSpec("RECORDINGS_SWEEP_AFTER_S", "recordings_sweep_after_s", "int"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

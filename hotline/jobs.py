@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import importlib
 import logging
+import queue
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from ticketing.db import JobRequest
@@ -21,6 +26,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("recordings", "notifications", "default")
 RETRY_INTERVALS = [10, 30, 60, 300]
+JOB_TIMEOUT_S = 180
 
 
 def resolve(func_path: str) -> Callable[..., Any]:
@@ -30,18 +36,42 @@ def resolve(func_path: str) -> Callable[..., Any]:
 
 
 class InlineJobs:
-    """Runs each job in-process right after the commit that asked for it (embedded mode)."""
+    """Runs jobs in this process, one at a time, right after the commit that asked for them.
+
+    The embedded mode has no Redis and no worker. Jobs run on a background thread so a webhook
+    never waits for a download; ``join`` waits for the queue to empty (tests, CLI).
+    """
 
     def __init__(self, runner: Callable[[Callable[..., Any], tuple[Any, ...]], None]) -> None:
         self._runner = runner
+        self._queue: queue.Queue[JobRequest] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def dispatch(self, job: JobRequest) -> None:
-        try:
-            self._runner(resolve(job.func), job.args)
-        except Exception:
-            # Inline jobs must not turn a committed request into an error; the row still says
-            # the work is unfinished and the sweeper retries it.
-            log.exception("inline job %s failed", job.func)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="inline-jobs", daemon=True)
+                self._thread.start()
+        self._queue.put(job)
+
+    def requeue(self, job: JobRequest, stale_after_s: float) -> bool:
+        self.dispatch(job)
+        return True
+
+    def join(self) -> None:
+        self._queue.join()
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                self._runner(resolve(job.func), job.args)
+            except Exception:
+                # The row still says the work is unfinished; the sweeper tries it again.
+                log.exception("inline job %s failed", job.func)
+            finally:
+                self._queue.task_done()
 
 
 class RQJobs:
@@ -56,9 +86,41 @@ class RQJobs:
         return self._queues[name]
 
     def dispatch(self, job: JobRequest) -> None:
-        self._queues[job.queue].enqueue(
-            job.func,
-            *job.args,
-            job_id=job.job_id,
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        )
+        """Enqueue once: a job id already in Redis (queued, running or retrying) is left alone."""
+        try:
+            self._queues[job.queue].enqueue(
+                job.func,
+                *job.args,
+                job_id=job.job_id,
+                unique=job.job_id is not None,
+                retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                job_timeout=JOB_TIMEOUT_S,
+            )
+        except DuplicateJobError:
+            log.debug("job %s is already queued", job.job_id)
+
+    def requeue(self, job: JobRequest, stale_after_s: float) -> bool:
+        """Enqueue again work whose row says unfinished (the sweeper); True if enqueued.
+
+        A job still waiting, scheduled for a retry, or running for less than ``stale_after_s``
+        is left alone; a finished, failed or abandoned one (its worker was killed) is replaced.
+        """
+        queue = self._queues[job.queue]
+        if job.job_id is not None:
+            existing = queue.fetch_job(job.job_id)
+            if existing is not None and not _replaceable(existing, stale_after_s):
+                return False
+            if existing is not None:
+                existing.delete()
+        self.dispatch(job)
+        return True
+
+
+def _replaceable(job: Job, stale_after_s: float) -> bool:
+    status = job.get_status(refresh=True)
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return False
+    if status == JobStatus.STARTED and job.started_at is not None:
+        age = (datetime.now(UTC) - job.started_at.replace(tzinfo=UTC)).total_seconds()
+        return age > stale_after_s
+    return True

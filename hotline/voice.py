@@ -29,6 +29,7 @@ from hotline.callevents import (
 )
 from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
 from hotline.ivr_state import StateCodec, StateError
+from hotline.recording_jobs import note_recording
 from hotline.runtime import Runtime, runtime
 from hotline.twilio_security import SignatureCheck, empty_twiml, twiml
 from ivr_flows import engine
@@ -36,7 +37,6 @@ from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcom
 from ivr_flows.loader import load_flow
 from ivr_flows.model import Flow
 from ivr_flows.render import Renderer, Voice
-from recordings.models import Recording, RecordingState
 from ticketing.reference import reference_data
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
@@ -204,15 +204,23 @@ def recording_status() -> Response:
     sid, status = form.get("RecordingSid", ""), form.get("RecordingStatus", "")
     if not sid:
         return empty_twiml()
-    data = {**_state(ivr).data, "recording_sid": sid, "recording_url": form.get("RecordingUrl", ""),
-            "recording_duration": form.get("RecordingDuration", "")}  # fmt: skip
+    # Agent-call recordings (<Dial record>) come without IVR state; the caller's <Record> has it.
+    ivr_data = _state(ivr).data if request.args.get("s") else {}
+    data = {
+        **ivr_data,
+        "recording_sid": sid,
+        "recording_url": form.get("RecordingUrl", ""),
+        "recording_duration": form.get("RecordingDuration", ""),
+        "recording_source": form.get("RecordingSource", ""),
+        "recording_channels": form.get("RecordingChannels", ""),
+    }
     if status == "completed" and data.get("category"):
         # The caller may have hung up before the <Record> action filed the ticket.
         ticket = file_ticket_for_call(
             rt, call.call_sid, call.caller, data, call.now, look_first=True
         )
         ivr.writer.write([filed_entry(call, ticket.number)])
-    _note_recording_state(rt, sid, call.call_sid, status, data)
+    note_recording(rt.uow(), sid, call.call_sid, status, data)
     return empty_twiml()
 
 
@@ -347,28 +355,6 @@ def _queue_entries(
             sid, "queue_error", call.now, state.node, result, dedupe_key=f"{sid}:queue:{result}"
         )
     ]
-
-
-def _note_recording_state(
-    rt: Runtime, sid: str, call_sid: str, status: str, data: dict[str, str]
-) -> None:
-    """Keep a row for every recording Twilio reports, fetched or not (issue: recordings)."""
-    from sqlalchemy import select
-
-    state = {"completed": RecordingState.PENDING, "absent": RecordingState.ABSENT}.get(
-        status, RecordingState.FAILED
-    )
-    with rt.uow() as uow:
-        row = uow.session.scalars(select(Recording).where(Recording.sid == sid)).first()
-        if row is None:
-            row = Recording(sid=sid, call_sid=call_sid, media_url=data.get("recording_url", ""))
-            uow.session.add(row)
-        if row.state in (RecordingState.PENDING, RecordingState.FAILED):
-            row.state = state.value
-        duration = data.get("recording_duration", "")
-        if duration.isdigit():
-            row.duration_s = int(duration)
-        uow.commit()
 
 
 def _call_info() -> CallInfo:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from config import Settings
 from hotline import create_app
 from hotline.calllog import Call, CallEvent
+from hotline.jobs import InlineJobs
 from hotline.runtime import runtime
 from hotline.simulator import Exchange, PhoneSimulator
 from tests.twilio_client import FlaskTransport
@@ -21,6 +22,8 @@ from ticketing.db import Database, UnitOfWork
 
 BASE_URL = "https://hotline.example.go.th"
 AUTH_TOKEN = "test-auth-token-1567"
+# Nothing listens here unless a test starts the Twilio stand-in: fetches fail fast, offline.
+TWILIO_STANDIN = "http://127.0.0.1:9"
 # Tuesday 24 November 2026, 10:00 in Bangkok: inside office hours.
 OFFICE_HOURS = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 NIGHT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 22:00 in Bangkok
@@ -32,6 +35,7 @@ def settings_for(database: Database, tmp_path: Path, **changes: object) -> Setti
         database_url=database.url,
         public_base_url=BASE_URL,
         twilio_auth_token=AUTH_TOKEN,
+        twilio_api_base_url=TWILIO_STANDIN,
     ).replace(**changes)
 
 
@@ -48,7 +52,10 @@ def make_app(database: Database, tmp_path: Path) -> Iterator[Callable[..., Flask
 
     yield make
     for app in apps:
-        runtime(app).db.dispose()
+        rt = runtime(app)
+        if isinstance(rt.jobs, InlineJobs):
+            rt.jobs.join()  # background jobs finish before their database goes away
+        rt.db.dispose()
 
 
 @pytest.fixture
@@ -70,6 +77,7 @@ def make_phone(voice_app: Flask) -> Callable[..., PhoneSimulator]:
             base_url=BASE_URL,
             auth_token=AUTH_TOKEN,
             caller=caller,
+            media_base_url=TWILIO_STANDIN,
             check=checker,
         )
 

@@ -18,7 +18,7 @@ from hotline.simulator import PhoneSimulator
 from hotline.worker import flush_all
 from tests.conftest import service_missing
 from tests.twilio_client import FlaskTransport
-from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count
+from tests.voice import AUTH_TOKEN, BASE_URL, TWILIO_STANDIN, call_row, count
 from ticketing.db import Database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -46,7 +46,9 @@ def buffered_app(make_app: Callable[..., Flask], redis_client: redis.Redis) -> F
 
 def phone_for(app: Flask) -> PhoneSimulator:
     transport = FlaskTransport(app.test_client())
-    return PhoneSimulator(transport, base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    return PhoneSimulator(
+        transport, base_url=BASE_URL, auth_token=AUTH_TOKEN, media_base_url=TWILIO_STANDIN
+    )
 
 
 def test_webhooks_buffer_in_redis_and_a_flush_writes_it_all_once(

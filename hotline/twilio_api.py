@@ -1,0 +1,108 @@
+"""The one door to Twilio's REST API and media: its base URL is a setting.
+
+In production the base is https://api.twilio.com; tests and the phone simulator put a local
+stand-in there. Media is downloaded only from that host (SSRF guard: a RecordingUrl naming any
+other host is refused and logged), without following redirects, with HTTP Basic auth. REST calls
+go through the official ``twilio`` client with its HTTP requests re-based onto the same host.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.rest import Client
+
+from config import Settings
+from recordings.fetch import Download, PermanentFetchError, TransientFetchError
+
+log = logging.getLogger(__name__)
+TWILIO_API = "https://api.twilio.com"
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5, 30
+
+
+class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The twilio client's HTTP layer, pointed at TWILIO_API_BASE_URL instead of api.twilio.com."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(timeout=READ_TIMEOUT_S)
+        self._base = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
+        if url.startswith(TWILIO_API):
+            url = self._base + url[len(TWILIO_API) :]
+        response: TwilioResponse = super().request(method, url, *args, **kwargs)
+        return response
+
+
+class TwilioApi:
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        self._settings = settings
+        base = urlsplit(settings.twilio_api_base_url)
+        self._scheme, self._host = base.scheme, base.netloc
+        self._base_url = settings.twilio_api_base_url.rstrip("/")
+        self._session = session or requests.Session()
+        self._client: Client | None = None
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """An API key when configured, else the account SID and auth token."""
+        s = self._settings
+        if s.twilio_api_key_sid and s.twilio_api_key_secret:
+            return s.twilio_api_key_sid, s.twilio_api_key_secret
+        return s.twilio_account_sid, s.twilio_auth_token
+
+    def client(self) -> Client:
+        if self._client is None:
+            username, password = self.auth
+            self._client = Client(
+                username, password, account_sid=self._settings.twilio_account_sid,
+                http_client=RebasedHttpClient(self._base_url),
+            )  # fmt: skip
+        return self._client
+
+    # Media ---------------------------------------------------------------------------------
+
+    def check_media_url(self, url: str) -> None:
+        """Refuse any URL not on the configured Twilio host (SSRF guard)."""
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) != (self._scheme, self._host) or parts.username:
+            log.error("refused to fetch media from a foreign host: %s", parts.netloc or url[:80])
+            raise PermanentFetchError(f"media URL not on {self._host}: refused")
+
+    @contextmanager
+    def download(self, url: str) -> Iterator[Download]:
+        self.check_media_url(url)
+        try:
+            response = self._session.get(
+                url, auth=self.auth, stream=True, allow_redirects=False,
+                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+            )  # fmt: skip
+        except requests.RequestException as exc:
+            raise TransientFetchError(f"could not reach Twilio: {type(exc).__name__}") from exc
+        with response:
+            length = response.headers.get("Content-Length")
+            yield Download(
+                status=response.status_code,
+                content_type=response.headers.get("Content-Type", ""),
+                length=int(length) if length and length.isdigit() else None,
+                chunks=_body(response),
+            )
+
+    # REST ------------------------------------------------------------------------------------
+
+    def delete_recording(self, sid: str) -> None:
+        self.client().recordings(sid).delete()
+
+
+def _body(response: requests.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_content(chunk_size=64 * 1024)
+    except (requests.RequestException, OSError) as exc:
+        raise TransientFetchError(f"download interrupted: {type(exc).__name__}") from exc
