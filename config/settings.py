@@ -62,6 +62,7 @@ class Settings:
     recording_retention_days: int = 365  # what the IVR's privacy notice promises (one year)
     recordings_delete_from_twilio: bool = False
     recordings_sweep_after_s: int = 300
+    twilio_http_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -79,6 +80,8 @@ class Settings:
             raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
         if self.recording_retention_days < 0:
             raise SettingsError("RECORDING_RETENTION_DAYS: 0 keeps recordings for ever, else > 0")
+        if not 0.1 <= self.twilio_http_timeout_s <= 120:
+            raise SettingsError("TWILIO_HTTP_TIMEOUT_S: must be between 0.1 and 120")
         if self.recordings_sweep_after_s < 1:
             raise SettingsError("RECORDINGS_SWEEP_AFTER_S: must be at least 1")
         if not 0 <= self.call_log_batch_ms <= 5000:
@@ -165,6 +168,8 @@ class _EnvSpec:
                 return _parse_bool(name, raw)
             case "int":
                 return _parse_int(name, raw)
+            case "float":
+                return _parse_float(name, raw)
         raise AssertionError(self.kind)  # pragma: no cover - the table below is fixed
 
 
@@ -199,6 +204,7 @@ _ENV_SPECS = (
     _EnvSpec("RECORDING_RETENTION_DAYS", "recording_retention_days", "int"),
     _EnvSpec("RECORDINGS_DELETE_FROM_TWILIO", "recordings_delete_from_twilio", "bool"),
     _EnvSpec("RECORDINGS_SWEEP_AFTER_S", "recordings_sweep_after_s", "int"),
+    _EnvSpec("TWILIO_HTTP_TIMEOUT_S", "twilio_http_timeout_s", "float"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.
@@ -263,6 +269,13 @@ def _parse_bool(name: str, raw: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from exc
 
 
 def _parse_int(name: str, raw: str) -> int:

@@ -290,3 +290,41 @@ def call(keys: str, caller: str, base_url: str | None, agent_answers: bool) -> N
             click.echo(f"  ☎ {pressed}")
     click.echo("\n".join(f"🔊 {line}" for line in transcript.heard))
     click.echo(f"(call {transcript.call_sid} ended: {transcript.ended_by})")
+
+
+@main.group()
+def recordings() -> None:
+    """Call recordings: re-fetch the stuck ones, purge the expired ones."""
+
+
+@recordings.command("sweep")
+def recordings_sweep() -> None:
+    """Enqueue again every recording still pending after RECORDINGS_SWEEP_AFTER_S."""
+    from hotline.jobs import InlineJobs
+    from hotline.recording_jobs import sweep
+
+    rt = _runtime()
+    count = sweep(rt)
+    if isinstance(rt.jobs, InlineJobs):
+        rt.jobs.join()  # no worker in the embedded mode: the fetches run here, now
+    click.echo(f"re-enqueued {count} pending recording(s)")
+
+
+@recordings.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(min=1), required=True, help="Days.")
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+def recordings_purge(days: int, dry_run: bool) -> None:
+    """Delete the audio of recordings older than DAYS (their records and audit trail stay)."""
+    from tqdm import tqdm
+
+    from hotline.recording_jobs import purge
+
+    rt = _runtime()
+    with tqdm(unit="rec", desc="purging", disable=dry_run) as bar:
+        report = purge(rt, days, dry_run=dry_run, progress=bar.update)
+    verb = "would purge" if dry_run else "purged"
+    click.echo(
+        f"{verb} {report.due if dry_run else report.purged} recording(s) older than {days} days"
+    )
+    if report.missing_files:
+        click.echo(f"{report.missing_files} had no file left in storage")

@@ -136,7 +136,7 @@ def purge(
     *,
     dry_run: bool = False,
     now: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> PurgeReport:
     """Delete the audio of recordings older than the retention period; keep their rows.
 

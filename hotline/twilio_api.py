@@ -24,7 +24,7 @@ from recordings.fetch import Download, PermanentFetchError, TransientFetchError
 
 log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
-CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5, 30
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 30.0
 
 
 class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -80,9 +80,10 @@ class TwilioApi:
     def download(self, url: str) -> Iterator[Download]:
         self.check_media_url(url)
         try:
+            timeout = self._settings.twilio_http_timeout_s
             response = self._session.get(
                 url, auth=self.auth, stream=True, allow_redirects=False,
-                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+                timeout=(min(CONNECT_TIMEOUT_S, timeout), timeout),
             )  # fmt: skip
         except requests.RequestException as exc:
             raise TransientFetchError(f"could not reach Twilio: {type(exc).__name__}") from exc

@@ -71,13 +71,53 @@ class CallLogFlusher(threading.Thread):
         self.join(timeout=30)
 
 
+class Housekeeper(threading.Thread):
+    """Every minute: re-enqueue stuck recordings; once a day: purge expired ones (PDPA).
+
+    Runs in every worker; a Redis lock per task makes one process do each round.
+    """
+
+    def __init__(self, app: Flask, interval_s: float = 60.0) -> None:
+        super().__init__(name="housekeeper", daemon=True)
+        self._app = app
+        self._interval = interval_s
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._interval):
+            with self._app.app_context():
+                self.round()
+
+    def round(self) -> None:
+        rt = runtime(self._app)
+        assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
+        from hotline.recording_jobs import purge, sweep
+
+        try:
+            if rt.redis.set("hotline:lock:sweep", "1", nx=True, ex=int(self._interval)):
+                sweep(rt)
+            days = rt.settings.recording_retention_days
+            if days and rt.redis.set("hotline:lock:purge", "1", nx=True, ex=24 * 3600):
+                report = purge(rt, days)
+                log.info("retention: purged %d recordings older than %d days", report.purged, days)
+        except Exception:
+            log.exception("housekeeping round failed; next round in %.0f s", self._interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)
+
+
 def run_worker(app: Flask, queue_names: Sequence[str], *, burst: bool = False) -> None:
-    """Work the queues (with the RQ scheduler) and flush the call log until stopped."""
+    """Work the queues (with the RQ scheduler), flush the call log and keep house until stopped."""
     rt = runtime(app)
     if rt.redis is None:
         raise RuntimeError("REDIS_URL is not set: jobs run inline in the web process")
     flusher = CallLogFlusher(rt.db, rt.redis)
     flusher.start()
+    housekeeper = Housekeeper(app)
+    if not burst:
+        housekeeper.start()
     queues = [Queue(name, connection=rt.redis, serializer=JSONSerializer) for name in queue_names]
     worker = Worker(queues, connection=rt.redis, serializer=JSONSerializer)
     try:
@@ -85,3 +125,5 @@ def run_worker(app: Flask, queue_names: Sequence[str], *, burst: bool = False) -
             worker.work(with_scheduler=True, burst=burst)
     finally:
         flusher.stop()
+        if housekeeper.is_alive():
+            housekeeper.stop()

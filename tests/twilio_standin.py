@@ -1,0 +1,135 @@
+"""A local stand-in for Twilio's REST API and recording media (Twilio itself is unreachable).
+
+Serves ``GET /2010-04-01/Accounts/{AC}/Recordings/{RE}`` with HTTP Basic auth checked, and
+records ``DELETE …/Recordings/{RE}.json``. Each SID can be told to misbehave: answer slowly,
+fail with 500 a number of times, cut the body short, or send the wrong content type.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import struct
+import threading
+import time
+import wave
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+RECORDING_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(AC\w+)/Recordings/(RE[0-9a-fA-F]{32})(\.json|\.wav|\.mp3)?$"
+)
+
+
+def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
+    """A real mono 16-bit WAV file of silence-ish tone, ``seconds`` long."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        frames = int(seconds * rate)
+        out.writeframes(b"".join(struct.pack("<h", (n * 37) % 2000 - 1000) for n in range(frames)))
+    return buffer.getvalue()
+
+
+@dataclass
+class Behaviour:
+    delay_s: float = 0.0
+    failures: int = 0  # answer 500 this many times first
+    truncate: bool = False
+    content_type: str = "audio/x-wav"
+    body: bytes | None = None
+
+
+@dataclass
+class TwilioStandIn:
+    account_sid: str
+    auth_token: str
+    media: bytes = field(default_factory=wav_bytes)
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str, bool]] = field(default_factory=list)  # method, path, auth ok
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def media_url(self, sid: str) -> str:
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
+
+    def start(self) -> TwilioStandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                standin.handle(self, "GET")
+
+            def do_DELETE(self) -> None:
+                standin.handle(self, "DELETE")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def authorised(self, header: str | None) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return header == f"Basic {expected}"
+
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        ok = self.authorised(handler.headers.get("Authorization"))
+        self.requests.append((method, handler.path, ok))
+        match = RECORDING_PATH.match(handler.path)
+        if not ok:
+            return _send(
+                handler, 401, b'{"code": 20003, "message": "Authenticate"}', "application/json"
+            )
+        if match is None:
+            return _send(handler, 404, b'{"code": 20404}', "application/json")
+        sid = match.group(2)
+        if method == "DELETE":
+            self.deleted.append(sid)
+            return _send(handler, 204, b"", "application/json")
+        self.serve_media(handler, sid)
+        return None
+
+    def serve_media(self, handler: BaseHTTPRequestHandler, sid: str) -> None:
+        behaviour = self.behaviours.setdefault(sid, Behaviour())
+        if behaviour.delay_s:
+            time.sleep(behaviour.delay_s)
+        if behaviour.failures > 0:
+            behaviour.failures -= 1
+            return _send(handler, 500, b'{"code": 20500}', "application/json")
+        body = behaviour.body if behaviour.body is not None else self.media
+        if behaviour.truncate:
+            handler.send_response(200)
+            handler.send_header("Content-Type", behaviour.content_type)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            return None
+        return _send(handler, 200, body, behaviour.content_type)
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if body:
+        handler.wfile.write(body)
