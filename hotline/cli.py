@@ -242,7 +242,8 @@ def flows_graph(file: str | None, output: Path | None) -> None:
     help="Queue to work (repeat for several).",
 )
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty (after a last flush).")
-def worker(queues: tuple[str, ...], burst: bool) -> None:
+@click.option("--fork", "fork_per_job", is_flag=True, help="Run each job in a forked process.")
+def worker(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
     """Run background jobs and flush the call log (needs REDIS_URL)."""
     from hotline.jobs import QUEUE_NAMES
     from hotline.worker import run_worker
@@ -251,7 +252,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     if unknown:
         raise click.ClickException(f"unknown queue(s): {', '.join(sorted(unknown))}")
     try:
-        run_worker(_app(), queues, burst=burst)
+        run_worker(_app(), queues, burst=burst, fork_per_job=fork_per_job)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
 
