@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
 
 from config import Settings
@@ -42,12 +43,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hotline.auth import init_auth
+    from hotline.console import bp as console_bp
     from hotline.health import bp as health_bp
     from hotline.runtime import runtime
     from hotline.voice import init_voice
 
     app.register_blueprint(health_bp)
+    init_auth(app)
+    app.register_blueprint(console_bp)
     init_voice(app, runtime(app))
+
+    @app.get("/")
+    def index() -> ResponseReturnValue:
+        return redirect(url_for("console.home"))
 
 
 def _register_request_id(app: Flask) -> None:
