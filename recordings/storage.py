@@ -133,8 +133,10 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix
         if client is None:
-            import boto3
-
+            try:
+                import boto3
+            except ImportError as exc:
+                raise StorageError("RECORDINGS_BACKEND=s3 needs boto3 (the s3 extra)") from exc
             client = boto3.client("s3", endpoint_url=endpoint_url)
         self._s3 = client
 
