@@ -6,6 +6,7 @@ back, so bad input changes nothing. Every change writes an AuditEvent in the sam
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from ticketing.reference import reference_data
 from ticketing.sla import due_at
 from ticketing.statuses import TicketStatus, check_transition
 
+log = logging.getLogger(__name__)
 BANGKOK = ZoneInfo("Asia/Bangkok")
 MAX_DESCRIPTION = 10_000
 MAX_NOTE = 10_000
@@ -150,6 +152,8 @@ def open_ticket(
         if also is not None:
             also(session, ticket)
         uow.commit()
+    log.info("ticket opened (%s, %s)", ticket.channel, clean.category_code,
+             extra={"ticket_number": ticket.number})  # fmt: skip
     return ticket
 
 
