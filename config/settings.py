@@ -60,9 +60,10 @@ class Settings:
     recording_max_seconds: int = 180
     call_log_batch_ms: int = 50
     recording_retention_days: int = 365  # what the IVR's privacy notice promises (one year)
-    recordings_delete_from_twilio: bool = False
+    recordings_delete_from_twilio: bool = True  # one copy, ours, under our retention rules
     recordings_sweep_after_s: int = 300
     twilio_http_timeout_s: float = 30.0
+    proxy_hops: int = 0  # TLS proxies in front that set X-Forwarded-For/-Proto (0: none)
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -80,6 +81,8 @@ class Settings:
             raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
         if self.recording_retention_days < 0:
             raise SettingsError("RECORDING_RETENTION_DAYS: 0 keeps recordings for ever, else > 0")
+        if not 0 <= self.proxy_hops <= 5:
+            raise SettingsError("PROXY_HOPS: the number of trusted proxies, 0 to 5")
         if not 0.1 <= self.twilio_http_timeout_s <= 120:
             raise SettingsError("TWILIO_HTTP_TIMEOUT_S: must be between 0.1 and 120")
         if self.recordings_sweep_after_s < 1:
@@ -205,6 +208,7 @@ _ENV_SPECS = (
     _EnvSpec("RECORDINGS_DELETE_FROM_TWILIO", "recordings_delete_from_twilio", "bool"),
     _EnvSpec("RECORDINGS_SWEEP_AFTER_S", "recordings_sweep_after_s", "int"),
     _EnvSpec("TWILIO_HTTP_TIMEOUT_S", "twilio_http_timeout_s", "float"),
+    _EnvSpec("PROXY_HOPS", "proxy_hops", "int"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

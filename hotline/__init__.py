@@ -8,6 +8,7 @@ import uuid
 from flask import Flask, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings
 from config.logging import configure_logging, request_id_var
@@ -35,6 +36,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.session_interface = NoSessionForWebhooks()
+    if settings.proxy_hops:
+        # Client address and scheme from the trusted proxies only (sign-in limits, audit IPs).
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions[EXTENSION_KEY] = build_runtime(settings, app)
     _register_request_id(app)
     _register_blueprints(app)

@@ -41,7 +41,8 @@ from ticketing.users import verify_password
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per username
+MAX_FAILURES_PER_ADDRESS = 50  # a call center signs in from one NAT address: be generous
 WINDOW_S = 15 * 60
 CSRF_FIELD = "csrf_token"
 CSRF_EXEMPT_PREFIXES = ("/twilio/", "/api/", "/open311/")  # signed by Twilio, or bearer tokens
@@ -136,7 +137,7 @@ class FailureCounter:
         self._lock = threading.Lock()
 
     def too_many(self, *keys: str) -> bool:
-        return any(self._count(key) >= MAX_FAILURES for key in keys)
+        return any(self._count(key) >= _limit(key) for key in keys)
 
     def add(self, *keys: str) -> None:
         redis = runtime().redis
@@ -166,6 +167,10 @@ class FailureCounter:
             recent = [t for t in self._local.get(key, []) if t > cutoff]
             self._local[key] = recent
         return len(recent)
+
+
+def _limit(key: str) -> int:
+    return MAX_FAILURES_PER_ADDRESS if key.startswith("ip:") else MAX_FAILURES
 
 
 def _failures() -> FailureCounter:

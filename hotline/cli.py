@@ -92,7 +92,9 @@ def _read_password(from_stdin: bool) -> str:
     "--role", required=True, type=click.Choice(["agent", "supervisor", "admin", "agency"])
 )
 @click.option("--name", "display_name", required=True, help="The person's name as shown.")
-@click.option("--center", "center_code", help="'central' or a 2-digit province code.")
+@click.option(
+    "--center", "center_code", help="'central', a 2-digit province or a 4-digit district code."
+)
 @click.option("--agency", "agency_code", help="Agency code (for role agency).")
 @click.option("--locale", default="th", type=click.Choice(["th", "en"]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -329,3 +331,35 @@ def recordings_purge(days: int, dry_run: bool) -> None:
     )
     if report.missing_files:
         click.echo(f"{report.missing_files} had no file left in storage")
+
+
+@main.group()
+def holidays() -> None:
+    """Public holidays (business hours and business-day deadlines)."""
+
+
+@holidays.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_domain_errors
+def holidays_import(path: Path) -> None:
+    """Add holidays from a CSV file of date,name_th,name_en (e.g. the cabinet's lunar dates)."""
+    from ticketing.holidays import read_csv, save_holidays
+
+    rows = read_csv(path)
+    added = save_holidays(_runtime().uow(), rows)
+    click.echo(f"{added} new holiday(s), {len(rows) - added} updated")
+
+
+@holidays.command("list")
+@click.option("--year", type=int, help="Gregorian year (default: all).")
+def holidays_list(year: int | None) -> None:
+    """Show the holidays on record."""
+    from sqlalchemy import select
+
+    from ticketing.models import Holiday
+
+    with _runtime().uow() as uow:
+        rows = uow.session.scalars(select(Holiday).order_by(Holiday.day)).all()
+    for row in rows:
+        if year is None or row.day.year == year:
+            click.echo(f"{row.day.isoformat()}  {row.name_th}  ({row.name_en})")

@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from ticketing.db import Database, UnitOfWork
+from ticketing.db import Database, UnitOfWork, utcnow
+from ticketing.holidays import fixed_holidays, save_holidays
 from ticketing.seed import ensure_reference_data
 
 
@@ -26,3 +27,6 @@ def upgrade(database: Database) -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
     ensure_reference_data(UnitOfWork(database))
+    this_year = utcnow().year
+    for year in (this_year, this_year + 1):
+        save_holidays(UnitOfWork(database), fixed_holidays(year))

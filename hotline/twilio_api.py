@@ -30,8 +30,8 @@ CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 30.0
 class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """The twilio client's HTTP layer, pointed at TWILIO_API_BASE_URL instead of api.twilio.com."""
 
-    def __init__(self, base_url: str) -> None:
-        super().__init__(timeout=READ_TIMEOUT_S)
+    def __init__(self, base_url: str, timeout_s: float = READ_TIMEOUT_S) -> None:
+        super().__init__(timeout=timeout_s)
         self._base = base_url.rstrip("/")
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
@@ -63,7 +63,7 @@ class TwilioApi:
             username, password = self.auth
             self._client = Client(
                 username, password, account_sid=self._settings.twilio_account_sid,
-                http_client=RebasedHttpClient(self._base_url),
+                http_client=RebasedHttpClient(self._base_url, self._settings.twilio_http_timeout_s),
             )  # fmt: skip
         return self._client
 

@@ -7,12 +7,14 @@ lock makes sure only one process at a time moves a given batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
 
 from flask import Flask
 from redis import Redis, RedisError
+from redis.exceptions import LockError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
@@ -26,13 +28,19 @@ LOCK_TTL_S = 60
 
 
 def flush_once(database: Database, redis: Redis) -> int:
-    """Flush one batch if no other process is flushing; returns the entries moved."""
-    if not redis.set(FLUSH_LOCK, "1", nx=True, ex=LOCK_TTL_S):
+    """Flush one batch if no other process is flushing; returns the entries moved.
+
+    The lock has an owner token (redis-py's Lock), so a slow flusher whose lock expired can
+    never release another's; a batch takes well under a second against a 60-second lock.
+    """
+    lock = redis.lock(FLUSH_LOCK, timeout=LOCK_TTL_S, blocking=False)
+    if not lock.acquire():
         return 0
     try:
         return flush_buffer(database, redis)
     finally:
-        redis.delete(FLUSH_LOCK)
+        with contextlib.suppress(LockError):
+            lock.release()
 
 
 def flush_all(database: Database, redis: Redis) -> int:

@@ -24,7 +24,7 @@ pytest_plugins = ["tests.voice"]
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-REFERENCE_TABLES = {"categories", "centers", "alembic_version"}
+REFERENCE_TABLES = {"categories", "centers", "holidays", "alembic_version"}
 
 
 def service_missing(what: str, why: object) -> None:

@@ -6,6 +6,8 @@ place by code, so names can be corrected in a release without touching tickets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geothai
 from sqlalchemy import select
 
@@ -33,35 +35,46 @@ def _ensure_categories(uow: UnitOfWork) -> None:
         uow.session.add(category)
 
 
+@dataclass(frozen=True, slots=True)
+class _CenterSeed:
+    code: str
+    kind: CenterKind
+    name_th: str
+    name_en: str
+    province_code: str | None = None
+    district_code: str | None = None
+
+
+def center_seeds() -> list[_CenterSeed]:
+    """The central center, one per province (at the provincial hall), one per district office."""
+    seeds = [
+        _CenterSeed(CENTRAL_CODE, CenterKind.CENTRAL, "ศูนย์ดำรงธรรมกระทรวงมหาดไทย",
+                    "Ministry of Interior Damrongdhamma Center"),
+    ]  # fmt: skip
+    for province in geothai.provinces():
+        bangkok = province.code == "10"
+        name_th = "ศูนย์ดำรงธรรมกรุงเทพมหานคร" if bangkok else f"ศูนย์ดำรงธรรมจังหวัด{province.name_th}"
+        seeds.append(_CenterSeed(province.code, CenterKind.PROVINCE, name_th,
+                                 f"{province.name_en} Provincial Damrongdhamma Center",
+                                 province.code))  # fmt: skip
+        for district in geothai.districts(province.code):
+            label = (
+                district.name_th
+                if district.name_th.startswith("เขต")
+                else f"อำเภอ{district.name_th}"
+            )
+            seeds.append(_CenterSeed(district.code, CenterKind.DISTRICT, f"ศูนย์ดำรงธรรม{label}",
+                                     f"{district.name_en} District Damrongdhamma Center",
+                                     province.code, district.code))  # fmt: skip
+    return seeds
+
+
 def _ensure_centers(uow: UnitOfWork) -> None:
     existing = {c.code: c for c in uow.session.scalars(select(Center))}
-    wanted: list[tuple[str, CenterKind, str, str, str | None]] = [
-        (
-            CENTRAL_CODE,
-            CenterKind.CENTRAL,
-            "ศูนย์ดำรงธรรมกระทรวงมหาดไทย",
-            "Ministry of Interior Damrongdhamma Center",
-            None,
-        ),
-    ]
-    for province in geothai.provinces():
-        name_th = (
-            "ศูนย์ดำรงธรรมกรุงเทพมหานคร"
-            if province.code == "10"
-            else f"ศูนย์ดำรงธรรมจังหวัด{province.name_th}"
-        )
-        wanted.append(
-            (
-                province.code,
-                CenterKind.PROVINCE,
-                name_th,
-                f"{province.name_en} Provincial Damrongdhamma Center",
-                province.code,
-            )
-        )
-    for code, kind, name_th, name_en, province_code in wanted:
-        center = existing.get(code) or Center(code=code, kind=kind.value)
-        center.name_th = name_th
-        center.name_en = name_en
-        center.province_code = province_code
+    for seed in center_seeds():
+        center = existing.get(seed.code) or Center(code=seed.code, kind=seed.kind.value)
+        center.name_th = seed.name_th
+        center.name_en = seed.name_en
+        center.province_code = seed.province_code
+        center.district_code = seed.district_code
         uow.session.add(center)

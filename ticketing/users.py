@@ -117,7 +117,8 @@ def _membership(
     center = session.scalars(select(Center).where(Center.code == code)).first()
     if center is None:
         raise ValidationError(
-            f"unknown center {code!r}: use 'central' or a 2-digit province code", field="center"
+            f"unknown center {code!r}: use 'central', a province or a district code",
+            field="center",
         )
     return center, None
 

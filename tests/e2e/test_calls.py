@@ -230,3 +230,12 @@ def _normalised(app: Flask, body: str) -> str:
         return f"s={state.node}/{state.step}/{state.failures}/{state.confirming}/{data}"
 
     return re.sub(r"s=([A-Za-z0-9_\-%=]+)", unseal, body)
+
+
+def test_a_public_holiday_is_after_hours(voice_app: Flask, phone: PhoneSimulator) -> None:
+    from datetime import UTC, datetime
+
+    # Thursday 10 December 2026, 10:00 in Bangkok: Constitution Day, seeded by `db upgrade`.
+    runtime(voice_app).clock = lambda: datetime(2026, 12, 10, 3, 0, tzinfo=UTC)
+    transcript = phone.call(["hangup"])
+    assert "นอกเวลาทำการ" in transcript.said()
