@@ -63,6 +63,8 @@ class Settings:
     recordings_delete_from_twilio: bool = True  # one copy, ours, under our retention rules
     recordings_sweep_after_s: int = 300
     twilio_http_timeout_s: float = 30.0
+    twilio_sms_from: str | None = None  # a sender number or ID for citizen SMS …
+    twilio_messaging_service_sid: str | None = None  # … or a Messaging Service (preferred)
     proxy_hops: int = 0  # TLS proxies in front that set X-Forwarded-For/-Proto (0: none)
 
     def __post_init__(self) -> None:
@@ -209,6 +211,8 @@ _ENV_SPECS = (
     _EnvSpec("RECORDINGS_SWEEP_AFTER_S", "recordings_sweep_after_s", "int"),
     _EnvSpec("TWILIO_HTTP_TIMEOUT_S", "twilio_http_timeout_s", "float"),
     _EnvSpec("PROXY_HOPS", "proxy_hops", "int"),
+    _EnvSpec("TWILIO_SMS_FROM", "twilio_sms_from", "optional"),
+    _EnvSpec("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "optional"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

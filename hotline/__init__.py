@@ -51,6 +51,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth import init_auth
     from hotline.console import bp as console_bp
     from hotline.health import bp as health_bp
+    from hotline.messaging import init_messaging
     from hotline.runtime import runtime
     from hotline.voice import init_voice
 
@@ -58,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     init_auth(app)
     app.register_blueprint(console_bp)
     init_voice(app, runtime(app))
+    init_messaging(app)
 
     @app.get("/")
     def index() -> ResponseReturnValue:

@@ -26,7 +26,8 @@ from ticketing.citizen_id import normalize_citizen_id
 from ticketing.db import UnitOfWork, insert_ignoring_conflicts, upsert
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
-from ticketing.models import Center, SmsMessage, StatusChange, Ticket
+from ticketing.models import Center, StatusChange, Ticket
+from ticketing.notify import queue_citizen_update
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import Actor
 from ticketing.phones import normalize_phone, parse_phone_strict
@@ -242,26 +243,20 @@ def link_call_and_recording(
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
-    """Ask for the ticket number by SMS: an outbox row in ``sms_messages``, written now.
+    """The caller wants their ticket number by SMS: the "received" message, in the outbox.
 
-    Sending pending rows through Twilio Messaging is the notifications job's work.
+    One message per ticket whatever is replayed (its dedupe key); the notifications worker
+    sends it, honouring opt-outs.
     """
     number = state.data.get("ticket_number")
     if call.caller is None or not number:
         return ActionOutput(ActionResult("no_number"), [])
     with rt.uow() as uow:
         ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).first()
-        key = f"ticket-number:{number}"
-        exists = uow.session.scalars(select(SmsMessage.id).where(SmsMessage.dedupe_key == key))
-        if ticket is None:
+        if ticket is None or ticket.caller_phone is None:
             return ActionOutput(ActionResult("no_number"), [])
-        if exists.first() is None:
-            body = f"ศูนย์ดำรงธรรม 1567: เลขที่เรื่องของท่านคือ {number} ใช้ติดตามเรื่องได้ที่สายด่วน 1567"
-            uow.session.add(
-                SmsMessage(ticket_id=ticket.id, to_number=call.caller, kind="ticket_number",
-                           body=body, dedupe_key=key)
-            )  # fmt: skip
-            uow.commit()
+        queue_citizen_update(uow.session, ticket, TicketStatus.RECEIVED, requested=True)
+        uow.commit()
     entry = LogEntry(call.call_sid, "sms_requested", call.now, "request_sms", number,
                      dedupe_key=f"{call.call_sid}:sms_requested")  # fmt: skip
     return ActionOutput(ActionResult("ok"), [entry])

@@ -101,6 +101,24 @@ class TwilioApi:
     def delete_recording(self, sid: str) -> None:
         self.client().recordings(sid).delete()
 
+    def send_sms(self, to: str, body: str, status_callback: str) -> str:
+        """Send through the Messaging Service if configured, else from TWILIO_SMS_FROM; the SID."""
+        sender: dict[str, str] = {}
+        if self._settings.twilio_messaging_service_sid:
+            sender["messaging_service_sid"] = self._settings.twilio_messaging_service_sid
+        elif self._settings.twilio_sms_from:
+            sender["from_"] = self._settings.twilio_sms_from
+        else:
+            raise SmsNotConfiguredError("set TWILIO_MESSAGING_SERVICE_SID or TWILIO_SMS_FROM")
+        message = self.client().messages.create(to=to, body=body, status_callback=status_callback,
+                                                **sender)  # fmt: skip
+        sid: str = message.sid
+        return sid
+
+
+class SmsNotConfiguredError(RuntimeError):
+    """No sender is configured: citizen SMS stay in the outbox until one is."""
+
 
 def _body(response: requests.Response) -> Iterator[bytes]:
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Request, Response, abort, request
+from flask import Flask, Request, Response, abort, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
@@ -18,6 +18,7 @@ from config import Settings
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
+SIGNATURE_KEY = "hotline.twilio-signature"
 
 
 def public_url(settings: Settings) -> str:
@@ -45,6 +46,12 @@ class SignatureCheck:
                 extra={"call_sid": request.form.get("CallSid")},
             )
             abort(403)
+
+
+def check_twilio_signature() -> None:
+    """before_request hook of every Twilio-facing blueprint (the app's own SignatureCheck)."""
+    check: SignatureCheck = current_app.extensions[SIGNATURE_KEY]
+    check()
 
 
 def twiml(response: VoiceResponse | str) -> Response:

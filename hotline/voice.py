@@ -31,7 +31,13 @@ from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_c
 from hotline.ivr_state import StateCodec, StateError
 from hotline.recording_jobs import note_recording
 from hotline.runtime import Runtime, runtime
-from hotline.twilio_security import SignatureCheck, empty_twiml, twiml
+from hotline.twilio_security import (
+    SIGNATURE_KEY,
+    SignatureCheck,
+    check_twilio_signature,
+    empty_twiml,
+    twiml,
+)
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
 from ivr_flows.loader import load_flow
@@ -42,7 +48,6 @@ from ticketing.reference import reference_data
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "hotline.ivr"
-SIGNATURE_KEY = "hotline.twilio-signature"
 APOLOGY = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว ระบบจะโอนสายไปยังเจ้าหน้าที่ กรุณาถือสายรอสักครู่ค่ะ"
 
 
@@ -109,9 +114,7 @@ def init_voice(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(bp)
 
 
-@bp.before_request
-def check_signature() -> None:
-    current_app.extensions[SIGNATURE_KEY]()
+bp.before_request(check_twilio_signature)
 
 
 def call_log_writer(rt: Runtime) -> CallLogWriter:

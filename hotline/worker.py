@@ -80,12 +80,12 @@ class CallLogFlusher(threading.Thread):
 
 
 class Housekeeper(threading.Thread):
-    """Every minute: re-enqueue stuck recordings; once a day: purge expired ones (PDPA).
+    """Every 10 s: send waiting SMS, re-enqueue stuck recordings; daily: purge expired audio.
 
     Runs in every worker; a Redis lock per task makes one process do each round.
     """
 
-    def __init__(self, app: Flask, interval_s: float = 60.0) -> None:
+    def __init__(self, app: Flask, interval_s: float = 10.0) -> None:
         super().__init__(name="housekeeper", daemon=True)
         self._app = app
         self._interval = interval_s
@@ -99,9 +99,12 @@ class Housekeeper(threading.Thread):
     def round(self) -> None:
         rt = runtime(self._app)
         assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
+        from hotline.notifications import send_pending
         from hotline.recording_jobs import purge, sweep
 
         try:
+            if rt.redis.set("hotline:lock:sms", "1", nx=True, ex=int(self._interval)):
+                send_pending(rt)
             if rt.redis.set("hotline:lock:sweep", "1", nx=True, ex=int(self._interval)):
                 sweep(rt)
             days = rt.settings.recording_retention_days

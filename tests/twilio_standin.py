@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import struct
 import threading
@@ -16,7 +17,9 @@ import time
 import wave
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
+UNSUBSCRIBED = 21610
 RECORDING_PATH = re.compile(
     r"^/2010-04-01/Accounts/(AC\w+)/Recordings/(RE[0-9a-fA-F]{32})(\.json|\.wav|\.mp3)?$"
 )
@@ -50,6 +53,8 @@ class TwilioStandIn:
     media: bytes = field(default_factory=wav_bytes)
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    unsubscribed: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, bool]] = field(default_factory=list)  # method, path, auth ok
     _server: ThreadingHTTPServer | None = None
 
@@ -75,6 +80,9 @@ class TwilioStandIn:
             def do_DELETE(self) -> None:
                 standin.handle(self, "DELETE")
 
+            def do_POST(self) -> None:
+                standin.handle(self, "POST")
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -97,6 +105,8 @@ class TwilioStandIn:
             return _send(
                 handler, 401, b'{"code": 20003, "message": "Authenticate"}', "application/json"
             )
+        if method == "POST" and handler.path.endswith("/Messages.json"):
+            return self.create_message(handler)
         if match is None:
             return _send(handler, 404, b'{"code": 20404}', "application/json")
         sid = match.group(2)
@@ -105,6 +115,19 @@ class TwilioStandIn:
             return _send(handler, 204, b"", "application/json")
         self.serve_media(handler, sid)
         return None
+
+    def create_message(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length", "0"))
+        form = {k: v[0] for k, v in parse_qs(handler.rfile.read(length).decode()).items()}
+        if form.get("To") in self.unsubscribed:
+            error = {"code": UNSUBSCRIBED, "message": "Attempt to send to unsubscribed recipient",
+                     "status": 400}  # fmt: skip
+            return _send(handler, 400, json.dumps(error).encode(), "application/json")
+        sid = "SM" + f"{len(self.messages):032x}"
+        self.messages.append({**form, "Sid": sid})
+        answer = {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body"),
+                  "account_sid": self.account_sid}  # fmt: skip
+        return _send(handler, 201, json.dumps(answer).encode(), "application/json")
 
     def serve_media(self, handler: BaseHTTPRequestHandler, sid: str) -> None:
         behaviour = self.behaviours.setdefault(sid, Behaviour())

@@ -280,6 +280,7 @@ class ApiToken(Base):
 
 class SmsStatus(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # handed to Twilio; a crash here is not retried blindly (no duplicates)
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -306,6 +307,15 @@ class SmsMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmsOptOut(Base):
+    """A number that replied STOP: no SMS goes to it until it replies START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Holiday(Base):

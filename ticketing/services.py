@@ -36,6 +36,7 @@ from ticketing.models import (
     TicketSerial,
     User,
 )
+from ticketing.notify import queue_citizen_update
 from ticketing.numbers import be_year_of, make_ticket_number
 from ticketing.permissions import Action, Actor, require
 from ticketing.phones import normalize_phone, parse_phone_strict
@@ -149,6 +150,7 @@ def open_ticket(
         session.flush()
         _record_status(session, ticket, None, TicketStatus.RECEIVED, "", actor, opened_at)
         _audit(session, actor, "ticket.open", ticket, None, snapshot(ticket), opened_at)
+        queue_citizen_update(session, ticket, TicketStatus.RECEIVED)
         if also is not None:
             also(session, ticket)
         uow.commit()
@@ -468,6 +470,7 @@ def _transition(
         ticket.resolved_at = ticket.closed_at = None
     _record_status(session, ticket, current, target, reason, actor, when)
     _audit(session, actor, "ticket.status", ticket, before, snapshot(ticket), when)
+    queue_citizen_update(session, ticket, target)
 
 
 def _record_status(
