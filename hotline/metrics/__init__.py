@@ -1,0 +1,1 @@
+"""Contact-centre metrics: staffing models and service-level arithmetic."""

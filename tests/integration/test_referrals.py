@@ -1,0 +1,74 @@
+"""Agencies act on what was referred to them: progress, answer, send back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.factories import make_agency, make_ticket, make_user
+from tests.integration.test_ticket_services import row_counts
+from ticketing.db import Database, UnitOfWork
+from ticketing.errors import NotFoundError, ValidationError
+from ticketing.models import Note, Referral, Ticket
+from ticketing.referrals import answer, post_progress, send_back
+from ticketing.services import change_status, refer
+
+
+def referred(database: Database, agencies: int = 1) -> tuple[Ticket, list[Referral], list[int]]:
+    agent = make_user(database, "agent")
+    ticket = make_ticket(database)
+    change_status(UnitOfWork(database), ticket.id, "accepted", agent)
+    ids = [make_agency(database).id for _ in range(agencies)]
+    return ticket, refer(UnitOfWork(database), ticket.id, ids, agent), ids
+
+
+def status_of(database: Database, ticket_id: int) -> str:
+    with UnitOfWork(database) as uow:
+        ticket = uow.session.get(Ticket, ticket_id)
+        assert ticket is not None
+        return ticket.status
+
+
+def test_an_agency_posts_progress_then_answers(database: Database) -> None:
+    ticket, [referral], [agency_id] = referred(database)
+    from ticketing.models import Agency
+
+    with UnitOfWork(database) as uow:
+        agency = uow.session.get(Agency, agency_id)
+        assert agency is not None
+        code = agency.code
+    officer = make_user(database, "agency", agency_code=code)
+    assert (
+        post_progress(UnitOfWork(database), referral.id, "ลงพื้นที่ตรวจสอบแล้ว", officer).status
+        == "in_progress"
+    )
+    done = answer(UnitOfWork(database), referral.id, "ดำเนินการรังวัดใหม่เรียบร้อย", officer)
+    assert done.status == "answered" and done.answered_at and done.response.startswith("ดำเนินการ")
+    with UnitOfWork(database) as uow:
+        notes = uow.session.scalars(select(Note).where(Note.ticket_id == ticket.id)).all()
+    assert len(notes) == 2 and all(n.is_public for n in notes)
+    with pytest.raises(ValidationError, match="already answered"):
+        answer(UnitOfWork(database), referral.id, "again", officer)
+
+
+def test_another_agency_cannot_see_it_and_nothing_is_written(database: Database) -> None:
+    _, [referral], _ = referred(database)
+    stranger = make_user(database, "agency", agency_code=make_agency(database).code)
+    agent = make_user(database, "agent")
+    before = row_counts(database)
+    with pytest.raises(NotFoundError):
+        answer(UnitOfWork(database), referral.id, "ไม่ใช่ของเรา", stranger)
+    with pytest.raises(ValidationError):
+        post_progress(UnitOfWork(database), referral.id, "   ", agent)
+    assert row_counts(database) == before
+
+
+def test_sending_back_returns_the_ticket_to_the_center_when_no_one_else_holds_it(
+    database: Database,
+) -> None:
+    ticket, [first, second], _ = referred(database, agencies=2)
+    agent = make_user(database, "agent")
+    send_back(UnitOfWork(database), first.id, "ไม่อยู่ในอำนาจหน้าที่", agent)
+    assert status_of(database, ticket.id) == "referred"  # the second agency still has it
+    send_back(UnitOfWork(database), second.id, "ไม่อยู่ในอำนาจหน้าที่เช่นกัน", agent)
+    assert status_of(database, ticket.id) == "accepted"
