@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hotline.api import init_api
     from hotline.auth import init_auth
     from hotline.console import bp as console_bp
     from hotline.health import bp as health_bp
@@ -60,6 +61,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(console_bp)
     init_voice(app, runtime(app))
     init_messaging(app)
+    init_api(app)
 
     @app.get("/")
     def index() -> ResponseReturnValue:

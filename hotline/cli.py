@@ -363,3 +363,38 @@ def holidays_list(year: int | None) -> None:
     for row in rows:
         if year is None or row.day.year == year:
             click.echo(f"{row.day.isoformat()}  {row.name_th}  ({row.name_en})")
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--user", "username", help="The user the token acts as.")
+@click.option("--agency", "agency_code", help="The agency the token belongs to.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="tickets:read, tickets:write, reference:read (repeat for several).")  # fmt: skip
+@_domain_errors
+def token_create(
+    name: str, username: str | None, agency_code: str | None, scopes: tuple[str, ...]
+) -> None:
+    """Make a token; its secret is printed once and stored only as a hash."""
+    from ticketing.tokens import create_token
+
+    made, secret = create_token(_runtime().uow(), name, list(scopes), CLI_ACTOR,
+                                username=username, agency_code=agency_code)  # fmt: skip
+    click.echo(f"token {made.prefix}… ({made.scopes}) — keep this secret, it is not shown again:")
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("prefix")
+def token_revoke(prefix: str) -> None:
+    """Revoke a token by the prefix shown when it was made."""
+    from ticketing.tokens import revoke
+
+    if not revoke(_runtime().uow(), prefix, CLI_ACTOR):
+        raise click.ClickException(f"no active token {prefix!r}")
+    click.echo(f"revoked {prefix}")

@@ -1,0 +1,338 @@
+"""REST API v1: tickets from other channels, their status and notes, reference data.
+
+Bearer tokens (``hotline token create``), scoped; an agency's token sees only tickets referred
+to that agency. Every error is JSON ``{"error": {"code", "message", "field"}}`` with a 4xx, and
+bad input writes nothing (the services validate before they write). Lists are cursor-paginated
+(newest first), so pages stay stable while tickets keep arriving.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Flask, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import HTTPException
+
+from hotline.openapi import OPENAPI
+from hotline.runtime import runtime
+from ticketing.citizen_id import mask_citizen_id
+from ticketing.errors import NotFoundError, PermissionDeniedError, TicketingError
+from ticketing.models import Agency, Category, Referral, Role, Ticket
+from ticketing.numbers import parse_ticket_number
+from ticketing.phones import mask_phone
+from ticketing.services import TicketDraft, add_note, change_status, open_ticket
+from ticketing.statuses import STATUS_TEXT, TicketStatus
+from ticketing.tokens import TokenOwner, authenticate
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_LIMIT = 100
+API_CHANNELS = ("walk_in", "letter", "web", "api")
+TICKET_FIELDS = {
+    "channel", "category", "description", "caller_phone", "citizen_id", "citizen_name",
+    "province_code", "district_code", "subdistrict_code", "postal_code", "priority",
+}  # fmt: skip
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error(status: int, code: str, message: str, field: str | None = None) -> ResponseReturnValue:
+    return jsonify(error={"code": code, "message": message, "field": field}), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> ResponseReturnValue:
+    return error(exc.status, exc.code, exc.message, exc.field)
+
+
+@bp.errorhandler(TicketingError)
+def _domain_error(exc: TicketingError) -> ResponseReturnValue:
+    status = {NotFoundError: 404, PermissionDeniedError: 403}.get(type(exc), 422)
+    return error(status, exc.code, exc.message, exc.field)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    return error(
+        exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
+    )
+
+
+def token_required(*scopes: str) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            header = request.headers.get("Authorization", "")
+            secret = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            owner = authenticate(runtime().uow(), secret) if secret else None
+            if owner is None:
+                raise ApiError(401, "unauthorized", "a valid bearer token is required")
+            missing = set(scopes) - owner.scopes
+            if missing:
+                raise ApiError(403, "forbidden", f"the token lacks the scope {sorted(missing)[0]}")
+            g.api_owner = owner
+            return view(*args, **kwargs)
+
+        wrapper.auth_scheme = "bearer"  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _owner() -> TokenOwner:
+    owner: TokenOwner = g.api_owner
+    return owner
+
+
+# Reference data ---------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    return jsonify(OPENAPI)
+
+
+openapi.auth_scheme = "public"  # type: ignore[attr-defined]
+
+
+@bp.get("/categories")
+@token_required("reference:read")
+def categories() -> ResponseReturnValue:
+    with runtime().uow() as uow:
+        rows = uow.session.scalars(
+            select(Category).where(Category.is_active).order_by(Category.sort_order)
+        )
+        data = [{"code": c.code, "name_th": c.name_th, "name_en": c.name_en, "sla_days": c.sla_days}
+                for c in rows]  # fmt: skip
+    return jsonify(data=data)
+
+
+@bp.get("/agencies")
+@token_required("reference:read")
+def agencies() -> ResponseReturnValue:
+    with runtime().uow() as uow:
+        rows = uow.session.scalars(select(Agency).where(Agency.is_active).order_by(Agency.code))
+        data = [{"code": a.code, "name_th": a.name_th, "name_en": a.name_en, "scope": a.scope,
+                 "province_code": a.province_code} for a in rows]  # fmt: skip
+    return jsonify(data=data)
+
+
+# Tickets ----------------------------------------------------------------------------------------
+
+
+@bp.get("/tickets")
+@token_required("tickets:read")
+def list_tickets() -> ResponseReturnValue:
+    limit = _int_arg("limit", 20, 1, MAX_LIMIT)
+    query = _visible(select(Ticket).options(joinedload(Ticket.category)))
+    query = _filtered(query)
+    before = _cursor()
+    if before is not None:
+        query = query.where(Ticket.id < before)
+    with runtime().uow() as uow:
+        rows = list(uow.session.scalars(query.order_by(Ticket.id.desc()).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = _encode_cursor(page[-1].id) if more and page else None
+    return jsonify(data=[ticket_json(t) for t in page], next_cursor=next_cursor)
+
+
+@bp.get("/tickets/<number>")
+@token_required("tickets:read")
+def get_ticket(number: str) -> ResponseReturnValue:
+    return jsonify(data=ticket_json(_ticket(number)))
+
+
+@bp.post("/tickets")
+@token_required("tickets:write")
+def create_ticket() -> ResponseReturnValue:
+    body = _json_object(TICKET_FIELDS, required={"channel", "category", "description"})
+    if body["channel"] not in API_CHANNELS:
+        raise ApiError(
+            400, "invalid", f"channel must be one of {', '.join(API_CHANNELS)}", "channel"
+        )
+    draft = TicketDraft(category_code=body.pop("category"), **body)
+    ticket = open_ticket(runtime().uow(), draft, _staff_actor(), tz=runtime().settings.tz)
+    return jsonify(data=ticket_json(_ticket(ticket.number))), 201
+
+
+@bp.post("/tickets/<number>/status")
+@token_required("tickets:write")
+def set_status(number: str) -> ResponseReturnValue:
+    body = _json_object({"status", "reason"}, required={"status"})
+    ticket = _ticket(number)
+    change_status(
+        runtime().uow(), ticket.id, body["status"], _staff_actor(), reason=body.get("reason", "")
+    )
+    return jsonify(data=ticket_json(_ticket(number)))
+
+
+@bp.post("/tickets/<number>/notes")
+@token_required("tickets:write")
+def post_note(number: str) -> ResponseReturnValue:
+    body = _json_object({"body", "public"}, required={"body"})
+    if not isinstance(body.get("public", False), bool):
+        raise ApiError(400, "invalid", "public must be true or false", "public")
+    ticket = _ticket(number)
+    note = add_note(
+        runtime().uow(),
+        ticket.id,
+        body["body"],
+        _owner().actor,
+        is_public=body.get("public", False),
+    )
+    return jsonify(data={"id": note.id, "body": note.body, "public": note.is_public,
+                         "created_at": _iso(note.created_at)}), 201  # fmt: skip
+
+
+# Helpers ----------------------------------------------------------------------------------------
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as the API shows it: personal data masked (PDPA), dates in ISO 8601 UTC."""
+    return {
+        "number": ticket.number,
+        "channel": ticket.channel,
+        "category": ticket.category.code,
+        "status": ticket.status,
+        "status_text_th": STATUS_TEXT[TicketStatus(ticket.status)].citizen_th,
+        "priority": ticket.priority,
+        "description": ticket.description,
+        "caller_phone_masked": mask_phone(ticket.caller_phone) if ticket.caller_phone else None,
+        "citizen_id_masked": mask_citizen_id(ticket.citizen_id) if ticket.citizen_id else None,
+        "province_code": ticket.province_code,
+        "district_code": ticket.district_code,
+        "subdistrict_code": ticket.subdistrict_code,
+        "postal_code": ticket.postal_code,
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+        "due_at": _iso(ticket.due_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _staff_actor() -> Any:
+    actor = _owner().actor
+    if actor.role == Role.AGENCY:
+        raise ApiError(403, "forbidden", "agency tokens may add notes only")
+    return actor
+
+
+def _visible(query: Select[Ticket]) -> Select[Ticket]:
+    actor = _owner().actor
+    query = query.where(Ticket.is_training.is_(False))
+    if actor.role == Role.AGENCY:
+        referred = select(Referral.ticket_id).where(Referral.agency_id == actor.agency_id)
+        query = query.where(Ticket.id.in_(referred))
+    return query
+
+
+def _filtered(query: Select[Ticket]) -> Select[Ticket]:
+    args = request.args
+    unknown = set(args) - {"status", "category", "province", "since", "until", "cursor", "limit"}
+    if unknown:
+        raise ApiError(
+            400, "invalid", f"unknown parameter {sorted(unknown)[0]!r}", sorted(unknown)[0]
+        )
+    if status := args.get("status"):
+        if status not in {s.value for s in TicketStatus}:
+            raise ApiError(400, "invalid", f"unknown status {status!r}", "status")
+        query = query.where(Ticket.status == status)
+    if category := args.get("category"):
+        query = query.join(Category, Category.id == Ticket.category_id).where(
+            Category.code == category
+        )
+    if province := args.get("province"):
+        query = query.where(Ticket.province_code == province)
+    for name, op in (("since", "ge"), ("until", "lt")):
+        if value := args.get(name):
+            moment = _datetime_arg(name, value)
+            query = query.where(
+                Ticket.created_at >= moment if op == "ge" else Ticket.created_at < moment
+            )
+    return query
+
+
+def _ticket(number: str) -> Ticket:
+    try:
+        digits = parse_ticket_number(number).digits
+    except TicketingError:
+        raise ApiError(404, "not_found", f"no ticket {number!r}", "number") from None
+    query = _visible(select(Ticket).options(joinedload(Ticket.category))).where(
+        Ticket.number == digits
+    )
+    with runtime().uow() as uow:
+        ticket = uow.session.scalars(query).first()
+    if ticket is None:
+        raise ApiError(404, "not_found", f"no ticket {number!r}", "number")
+    return ticket
+
+
+def _json_object(allowed: set[str], required: set[str]) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed", "the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, "invalid", f"unknown field {unknown[0]!r}", unknown[0])
+    missing = sorted(key for key in required if body.get(key) in (None, ""))
+    if missing:
+        raise ApiError(400, "invalid", f"{missing[0]} is required", missing[0])
+    for key, value in body.items():
+        if value is not None and not isinstance(value, str) and key != "public":
+            raise ApiError(400, "invalid", f"{key} must be a string", key)
+    return dict(body)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, "invalid", f"{name} must be a whole number from {low} to {high}", name)
+    return int(raw)
+
+
+def _datetime_arg(name: str, raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid", f"{name} must be an ISO 8601 time", name) from None
+    if value.tzinfo is None:
+        raise ApiError(400, "invalid", f"{name} needs a time zone (Z or +07:00)", name)
+    return value
+
+
+def _encode_cursor(ticket_id: int) -> str:
+    return base64.urlsafe_b64encode(f"t{ticket_id}".encode()).decode().rstrip("=")
+
+
+def _cursor() -> int | None:
+    raw = request.args.get("cursor")
+    if raw is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        text = ""
+    if not text.startswith("t") or not text[1:].isdigit():
+        raise ApiError(400, "invalid", "unknown cursor", "cursor")
+    return int(text[1:])
+
+
+def init_api(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,218 @@
+"""The OpenAPI 3 document of /api/v1, served at /api/v1/openapi.json (tests hold it to the code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+_TICKET = {
+    "type": "object",
+    "required": ["number", "channel", "category", "status", "created_at"],
+    "properties": {
+        "number": {"type": "string", "pattern": "^[0-9]{10,}$"},
+        "channel": {"type": "string", "enum": ["phone", "walk_in", "letter", "web", "api"]},
+        "category": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": [
+                "received",
+                "accepted",
+                "referred",
+                "in_progress",
+                "resolved",
+                "closed",
+                "rejected",
+                "duplicate",
+                "reopened",
+            ],
+        },
+        "status_text_th": {"type": "string"},
+        "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
+        "description": {"type": "string"},
+        "caller_phone_masked": {"type": ["string", "null"]},
+        "citizen_id_masked": {"type": ["string", "null"]},
+        "province_code": {"type": ["string", "null"]},
+        "district_code": {"type": ["string", "null"]},
+        "subdistrict_code": {"type": ["string", "null"]},
+        "postal_code": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        "due_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+_NEW_TICKET = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["channel", "category", "description"],
+    "properties": {
+        "channel": {"type": "string", "enum": ["walk_in", "letter", "web", "api"]},
+        "category": {"type": "string"},
+        "description": {"type": "string", "minLength": 1, "maxLength": 10000},
+        "caller_phone": {"type": ["string", "null"]},
+        "citizen_id": {"type": ["string", "null"], "pattern": "^[0-9 -]{13,17}$"},
+        "citizen_name": {"type": ["string", "null"], "maxLength": 200},
+        "province_code": {"type": ["string", "null"]},
+        "district_code": {"type": ["string", "null"]},
+        "subdistrict_code": {"type": ["string", "null"]},
+        "postal_code": {"type": ["string", "null"]},
+        "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
+    },
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
+        for code in codes
+    }
+
+
+def _ok(schema: dict[str, Any], status: str = "200") -> dict[str, Any]:
+    body = {"type": "object", "required": ["data"], "properties": {"data": schema}}
+    return {status: {"description": "ok", "content": {"application/json": {"schema": body}}}}
+
+
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+_SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "1567 Hotline API",
+        "version": "1.0.0",
+        "description": "Complaints to the Damrongdhamma Centers from other channels.",
+    },
+    "servers": [{"url": "/"}],
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "paths": {
+        "/api/v1/tickets": {
+            "get": {
+                "summary": "Tickets, newest first, cursor-paginated",
+                "security": _SECURED,
+                "parameters": [
+                    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for n in ("status", "category", "province", "since", "until", "cursor")
+                ]
+                + [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "a page",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["data", "next_cursor"],
+                                    "properties": {
+                                        "data": {"type": "array", "items": _TICKET},
+                                        "next_cursor": {"type": ["string", "null"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403),
+                },
+            },
+            "post": {
+                "summary": "File a complaint from another channel",
+                "security": _SECURED,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _NEW_TICKET}},
+                },
+                "responses": {**_ok(_TICKET, "201"), **_errors(400, 401, 403, 413, 422)},
+            },
+        },
+        "/api/v1/tickets/{number}": {
+            "get": {
+                "summary": "One ticket",
+                "security": _SECURED,
+                "parameters": [_NUMBER],
+                "responses": {**_ok(_TICKET), **_errors(401, 403, 404)},
+            },
+        },
+        "/api/v1/tickets/{number}/status": {
+            "post": {
+                "summary": "Move a ticket along the workflow",
+                "security": _SECURED,
+                "parameters": [_NUMBER],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["status"],
+                                "properties": {
+                                    "status": {"type": "string"},
+                                    "reason": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {**_ok(_TICKET), **_errors(400, 401, 403, 404, 422)},
+            },
+        },
+        "/api/v1/tickets/{number}/notes": {
+            "post": {
+                "summary": "Add a note (public notes may be told to the citizen)",
+                "security": _SECURED,
+                "parameters": [_NUMBER],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["body"],
+                                "properties": {
+                                    "body": {"type": "string"},
+                                    "public": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {**_ok({"type": "object"}, "201"), **_errors(400, 401, 403, 404, 422)},
+            },
+        },
+        "/api/v1/categories": {
+            "get": {
+                "summary": "Complaint categories",
+                "security": _SECURED,
+                "responses": {**_ok({"type": "array"}), **_errors(401, 403)},
+            },
+        },
+        "/api/v1/agencies": {
+            "get": {
+                "summary": "Agencies complaints are referred to",
+                "security": _SECURED,
+                "responses": {**_ok({"type": "array"}), **_errors(401, 403)},
+            },
+        },
+    },
+}
