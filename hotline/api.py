@@ -302,7 +302,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
         raise ApiError(400, "invalid", f"{name} must be a whole number from {low} to {high}", name)
     return int(raw)
 
@@ -327,9 +327,9 @@ def _cursor() -> int | None:
         return None
     try:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         text = ""
-    if not text.startswith("t") or not text[1:].isdigit():
+    if not text.startswith("t") or not text[1:].isdecimal():
         raise ApiError(400, "invalid", "unknown cursor", "cursor")
     return int(text[1:])
 

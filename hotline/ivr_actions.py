@@ -120,7 +120,7 @@ def validate_phone(digits: str) -> Validation:
 
 
 def validate_digits(digits: str) -> Validation:
-    ok = digits.isdigit()
+    ok = digits.isdecimal()
     return Validation(
         ok, digits if ok else "", {"digits_spoken": spoken_digits(digits)} if ok else {}
     )
@@ -238,7 +238,7 @@ def link_call_and_recording(
         recording = {"sid": sid, "call_sid": call_sid, "ticket_id": ticket_id,
                      "media_url": data.get("recording_url", ""), "state": "pending",
                      "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
-                     "duration_s": int(duration) if duration.isdigit() else None}  # fmt: skip
+                     "duration_s": int(duration) if duration.isdecimal() else None}  # fmt: skip
         upsert(session, Recording, "sid", recording, ["ticket_id", "duration_s"])
 
 

@@ -66,7 +66,7 @@ def note_recording(
         row.source = data.get("recording_source") or row.source
         row.channels = int(data.get("recording_channels") or row.channels or 1)
         duration = data.get("recording_duration", "")
-        if duration.isdigit():
+        if duration.isdecimal():
             row.duration_s = int(duration)
         if state == RecordingState.PENDING:
             uow.after_commit(fetch_request(sid))

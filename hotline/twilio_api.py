@@ -92,7 +92,7 @@ class TwilioApi:
             yield Download(
                 status=response.status_code,
                 content_type=response.headers.get("Content-Type", ""),
-                length=int(length) if length and length.isdigit() else None,
+                length=int(length) if length and length.isdecimal() else None,
                 chunks=_body(response),
             )
 

@@ -401,7 +401,7 @@ def _caller_input() -> CallerInput:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def _timestamp(value: str | None) -> datetime | None:

@@ -206,7 +206,7 @@ def _collect(flow: Flow, node: Node, state: CallState, given: CallerInput, ctx: 
         skipped = Event("ivr_input", node.id, "skip")
         return _enter(flow, state, ctx, to=node.next, events=(skipped,))
     validator = ctx.validators.get(node.validator or "")
-    checked = validator(digits) if validator else Validation(digits.isdigit(), digits)
+    checked = validator(digits) if validator else Validation(digits.isdecimal(), digits)
     if not checked.ok:
         return _fail(flow, state, ctx, "ivr_invalid", _masked(node, digits))
     accepted = state.with_data(**checked.vars)

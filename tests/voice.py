@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -16,12 +18,16 @@ from hotline.calllog import Call, CallEvent
 from hotline.jobs import InlineJobs
 from hotline.runtime import runtime
 from hotline.simulator import Exchange, PhoneSimulator
+from tests.conftest import service_missing
 from tests.twilio_client import FlaskTransport
+from tests.twilio_standin import TwilioStandIn
 from tests.webhooks.twiml_check import check_exchange
 from ticketing.db import Database, UnitOfWork
 
 BASE_URL = "https://hotline.example.go.th"
 AUTH_TOKEN = "test-auth-token-1567"
+ACCOUNT = "AC" + "0" * 32
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Nothing listens here unless a test starts the Twilio stand-in: fetches fail fast, offline.
 TWILIO_STANDIN = "http://127.0.0.1:9"
 # Tuesday 24 November 2026, 10:00 in Bangkok: inside office hours.
@@ -110,3 +116,25 @@ def event_kinds(db: Database, call_sid: str) -> list[tuple[str, str | None, str 
 def count(db: Database, model: type) -> int:
     with UnitOfWork(db) as uow:
         return uow.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """Redis database 15, emptied before and after the test."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandIn]:
+    """A local stand-in for Twilio's REST API and media, with the test account's credentials."""
+    server = TwilioStandIn(ACCOUNT, AUTH_TOKEN).start()
+    yield server
+    server.stop()

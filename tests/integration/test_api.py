@@ -105,6 +105,8 @@ BAD = {
     "unknown category": ("POST", "/api/v1/tickets", {**NEW, "category": "x"}, 422, "invalid"),
     "bad limit": ("GET", "/api/v1/tickets?limit=0", None, 400, "invalid"),
     "bad cursor": ("GET", "/api/v1/tickets?cursor=zzz", None, 400, "invalid"),
+    "non-ASCII cursor": ("GET", "/api/v1/tickets?cursor=%C2%80", None, 400, "invalid"),
+    "superscript limit": ("GET", "/api/v1/tickets?limit=%C2%B2", None, 400, "invalid"),
     "unknown parameter": ("GET", "/api/v1/tickets?sort=x", None, 400, "invalid"),
     "naive date": ("GET", "/api/v1/tickets?since=2026-01-01T00:00", None, 400, "invalid"),
     "mistyped number": ("GET", "/api/v1/tickets/6900012347", None, 404, "not_found"),

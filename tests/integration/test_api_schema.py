@@ -40,7 +40,8 @@ def test_the_api_matches_its_openapi_document(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, database=None,
+        # Derandomised: the same examples every run, so CI never flakes on a lucky draw.
+        @settings(max_examples=25, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def exercise(case: Any) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {api_token}"}, checks=CHECKS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -16,26 +16,12 @@ from hotline.callevents import BUFFER_KEY, DirectWriter, LogEntry, RedisWriter
 from hotline.calllog import Call, CallEvent
 from hotline.simulator import PhoneSimulator
 from hotline.worker import flush_all
-from tests.conftest import service_missing
 from tests.twilio_client import FlaskTransport
 from tests.voice import AUTH_TOKEN, BASE_URL, TWILIO_STANDIN, call_row, count
 from ticketing.db import Database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 COMPLAINT = ["1", "1", "50200", "1", "#", "record:9", "2", "4"]
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing("Redis", exc)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,13 +31,6 @@ CALL_SID = "CA" + "3" * 32
 
 def sid(n: int) -> str:
     return "RE" + f"{n:032x}"
-
-
-@pytest.fixture
-def standin() -> Iterator[TwilioStandIn]:
-    server = TwilioStandIn(ACCOUNT, AUTH_TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

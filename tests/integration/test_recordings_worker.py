@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import service_missing
 from tests.integration.test_recordings import ACCOUNT, CALL_SID, row, sid
 from tests.twilio_standin import Behaviour, TwilioStandIn
 from tests.voice import AUTH_TOKEN, BASE_URL
@@ -27,26 +26,6 @@ from ticketing.db import Database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 HOTLINE = str(Path(sys.executable).parent / "hotline")
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing("Redis", exc)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def standin() -> Iterator[TwilioStandIn]:
-    server = TwilioStandIn(ACCOUNT, AUTH_TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ delivery callbacks, and STOP/START replies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,13 +24,6 @@ from ticketing.statuses import TicketStatus
 
 ACCOUNT = "AC" + "0" * 32
 CITIZEN = "+66812345678"
-
-
-@pytest.fixture
-def standin() -> Iterator[TwilioStandIn]:
-    server = TwilioStandIn(ACCOUNT, AUTH_TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
