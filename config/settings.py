@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ENVIRONMENTS = ("embedded", "production", "test")
 RECORDINGS_BACKENDS = ("fs", "s3")
 LOG_FORMATS = ("text", "json")
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
 
 class SettingsError(ValueError):
@@ -37,7 +38,7 @@ class Settings:
     redis_url: str | None = None
     # Public demo values: production refuses to start with them (see _require_production_secrets).
     secret_key: str = "embedded-demo-secret-key-not-for-production"  # noqa: S105
-    public_base_url: str = "http://127.0.0.1:5000"
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = "embedded-demo-auth-token"  # noqa: S105
     twilio_api_key_sid: str | None = None
@@ -149,6 +150,11 @@ class Settings:
             raw = reader.get(spec.name)
             if raw is not None:
                 values[spec.field] = spec.parse(spec.name, raw)
+        embedded = values.get("environment", "embedded") == "embedded"
+        if embedded and "twilio_api_base_url" not in values:
+            # No Twilio account: the app plays Twilio's media host itself (hotline/simulator_media).
+            base = str(values.get("public_base_url", DEFAULT_PUBLIC_BASE_URL)).rstrip("/")
+            values["twilio_api_base_url"] = f"{base}/simulator/twilio"
         return cls(**values)  # type: ignore[arg-type]
 
 

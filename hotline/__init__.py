@@ -54,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.health import bp as health_bp
     from hotline.messaging import init_messaging
     from hotline.runtime import runtime
+    from hotline.simulator_media import init_simulator_media
     from hotline.voice import init_voice
 
     app.register_blueprint(health_bp)
@@ -62,6 +63,7 @@ def _register_blueprints(app: Flask) -> None:
     init_voice(app, runtime(app))
     init_messaging(app)
     init_api(app)
+    init_simulator_media(app)
 
     @app.get("/")
     def index() -> ResponseReturnValue:

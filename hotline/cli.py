@@ -274,13 +274,21 @@ def call(keys: str, caller: str, base_url: str | None, agent_answers: bool) -> N
         settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
+    transport = HttpTransport()
+    credentials = (settings.twilio_account_sid, settings.twilio_auth_token)
+    simulated_media = "/simulator/twilio" in settings.twilio_api_base_url
     phone = PhoneSimulator(
-        HttpTransport(),
+        transport,
         base_url=base_url or settings.public_base_url,
         auth_token=settings.twilio_auth_token,
         account_sid=settings.twilio_account_sid,
         caller=caller,
         called=settings.hotline_number,
+        media_base_url=settings.twilio_api_base_url,
+        # The embedded app plays Twilio's media host: give it the caller's words to fetch.
+        upload=(lambda url, audio: transport.put(url, audio, credentials))
+        if simulated_media
+        else None,
     )
     script = [item.strip() for item in keys.split(",")] if keys else []
     try:

@@ -13,12 +13,17 @@ then hang up instead of pressing #).
 
 from __future__ import annotations
 
+import base64
+import io
 import secrets
+import struct
 import urllib.error
 import urllib.request
+import wave
 import xml.etree.ElementTree as ET  # Element type only; parsing uses defusedxml
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -36,6 +41,14 @@ class Transport(Protocol):
 
 class HttpTransport:
     """Posts over HTTP to a running app, as Twilio does (``hotline call``)."""
+
+    def put(self, url: str, body: bytes, auth: tuple[str, str]) -> None:
+        """Upload media (the simulated caller's recording) with Basic auth."""
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers = {"Content-Type": "audio/x-wav", "Authorization": f"Basic {token}"}
+        request = urllib.request.Request(url, data=body, method="PUT", headers=headers)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=15):  # noqa: S310 - our own app
+            pass
 
     def __init__(self, timeout_s: float = 15.0) -> None:
         self.timeout_s = timeout_s  # Twilio's own limit for a webhook answer
@@ -74,6 +87,29 @@ class HangUp(Exception):
     """The scripted caller hangs up."""
 
 
+def tone_wav(seconds: float = 2.0, rate: int = 8000) -> bytes:
+    """A real mono 16-bit WAV of a quiet tone: the simulated caller's words."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        frames = int(seconds * rate)
+        out.writeframes(b"".join(struct.pack("<h", (n * 37) % 2000 - 1000) for n in range(frames)))
+    return buffer.getvalue()
+
+
+def recorded_audio(item: str) -> tuple[bytes, int]:
+    """The audio for a script item: ``record`` (20 s), ``record:5`` (5 s) or ``record:file.wav``."""
+    spec = item.split(":", 1)[1] if ":" in item else "20"
+    if spec.endswith(".wav"):
+        data = Path(spec).read_bytes()
+        with wave.open(io.BytesIO(data)) as clip:
+            return data, round(clip.getnframes() / clip.getframerate())
+    seconds = int(spec) if spec.isdecimal() else 20
+    return tone_wav(min(seconds, 30)), seconds
+
+
 def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
@@ -98,6 +134,7 @@ class PhoneSimulator:
         called: str = "1567",
         media_base_url: str = "https://api.twilio.com",
         check: Callable[[Exchange], None] | None = None,
+        upload: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
@@ -107,6 +144,7 @@ class PhoneSimulator:
         self.called = called
         self.media_base_url = media_base_url.rstrip("/")
         self.check = check
+        self.upload = upload  # where the caller's words are put for the app to fetch, if anywhere
 
     # Public --------------------------------------------------------------------------------
 
@@ -237,7 +275,7 @@ class _Run:
         item = self.next_input()
         if not item.startswith("record"):
             return False  # said nothing: no recording, Twilio falls through
-        seconds = int(item.split(":", 1)[1]) if ":" in item else 20
+        audio, seconds = recorded_audio(item)
         sid = new_sid("RE")
         recording = {
             "RecordingSid": sid,
@@ -245,6 +283,8 @@ class _Run:
             f"{self.phone.account_sid}/Recordings/{sid}",
             "RecordingDuration": str(seconds),
         }
+        if self.phone.upload is not None:
+            self.phone.upload(recording["RecordingUrl"], audio)
         self.seconds += seconds
         hung_up = item == "record-hangup"
         digits = "hangup" if hung_up else "#"

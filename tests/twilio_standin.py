@@ -8,16 +8,15 @@ fail with 500 a number of times, cut the body short, or send the wrong content t
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
-import struct
 import threading
 import time
-import wave
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from hotline.simulator import tone_wav
 
 UNSUBSCRIBED = 21610
 RECORDING_PATH = re.compile(
@@ -26,15 +25,8 @@ RECORDING_PATH = re.compile(
 
 
 def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
-    """A real mono 16-bit WAV file of silence-ish tone, ``seconds`` long."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        frames = int(seconds * rate)
-        out.writeframes(b"".join(struct.pack("<h", (n * 37) % 2000 - 1000) for n in range(frames)))
-    return buffer.getvalue()
+    """A real mono 16-bit WAV file, ``seconds`` long."""
+    return tone_wav(seconds, rate)
 
 
 @dataclass

@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+
+from hotline.simulator import tone_wav
+from recordings.models import Recording
+from ticketing.db import Database, UnitOfWork
 
 BIN = Path(sys.executable).parent
 
@@ -47,15 +52,31 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_a_scripted_call_files_a_complaint_and_prints_the_conversation(
-    server: dict[str, str],
+    server: dict[str, str], tmp_path: Path
 ) -> None:
-    keys = "1,1,50200,1,#,record:6,2,5"
+    voice = tmp_path / "complaint.wav"
+    voice.write_bytes(tone_wav(3.0))
+    keys = f"1,1,50200,1,#,record:{voice},2,5"
     result = subprocess.run([str(BIN / "hotline"), "call", "--keys", keys], env=server,
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "ศูนย์ดำรงธรรม" in result.stdout
     assert "เลขที่เรื่องของท่านคือ" in result.stdout
     assert "ended: hangup" in result.stdout
+    # The embedded app played Twilio's media host: the real fetch job stored the caller's words.
+    db = Database.connect(f"sqlite:///{tmp_path / 'hotline.sqlite3'}")
+    recording = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with UnitOfWork(db) as uow:
+            recording = uow.session.scalars(select(Recording)).first()
+        if recording is not None and recording.state == "stored":
+            break
+        time.sleep(0.2)
+    db.dispose()
+    assert recording is not None and recording.state == "stored", recording and recording.last_error
+    assert recording.ticket_id is not None and recording.duration_s == 3
+    assert recording.twilio_deleted_at is not None  # the simulated Twilio copy is gone too
 
 
 def test_a_call_to_a_server_that_is_not_there_fails_clearly(tmp_path: Path) -> None:

@@ -123,8 +123,8 @@ def routes(app: Flask) -> list[tuple[str, str, frozenset[str] | None]]:
         if rule.endpoint in PUBLIC or rule.rule.startswith("/twilio/"):
             continue
         view = app.view_functions[rule.endpoint]
-        if getattr(view, "auth_scheme", None) in ("bearer", "public"):
-            continue  # the API: bearer tokens, tested in test_api.py
+        if getattr(view, "auth_scheme", None) in ("bearer", "public", "twilio-basic"):
+            continue  # bearer tokens (test_api.py); Twilio-style Basic auth (simulator media)
         path = re.sub(r"<(?:\w+:)?(\w+)>", "RE" + "0" * 32, rule.rule)
         found.append((rule.endpoint, path, getattr(view, "allowed_roles", None)))
     return found
