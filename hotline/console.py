@@ -51,7 +51,23 @@ def home() -> ResponseReturnValue:
     user = current_user()
     # Agencies see only what was referred to them: their view comes with referrals.
     tickets = [] if user is None or user.role == Role.AGENCY else _recent_tickets()
-    return render_template("console/home.html", tickets=tickets)
+    return render_template(
+        "console/home.html", tickets=tickets, recordings=_stored_recordings(tickets)
+    )
+
+
+def _stored_recordings(tickets: list[Ticket]) -> dict[int, str]:
+    """ticket id → SID of its stored recording (the caller's own words), for the players."""
+    if not tickets:
+        return {}
+    with runtime().uow() as uow:
+        rows = uow.session.execute(
+            select(Recording.ticket_id, Recording.sid).where(
+                Recording.ticket_id.in_([t.id for t in tickets]),
+                Recording.state == RecordingState.STORED,
+            )
+        ).all()
+    return {ticket_id: sid for ticket_id, sid in rows if ticket_id is not None}
 
 
 def _recent_tickets(limit: int = 20) -> list[Ticket]:

@@ -228,3 +228,14 @@ def test_playback_refuses_the_wrong_role_unknown_and_purged(
         uow.commit()
     assert client.get(f"/console/recordings/{stored_recording}/audio").status_code == 410
     assert plays(database, stored_recording) == 0
+
+
+def test_the_home_page_offers_a_player_for_a_tickets_recording(
+    app: Flask, database: Database, stored_recording: str
+) -> None:
+    agent = make_user(database, "agent")
+    client = app.test_client()
+    sign_in(client, username_of(database, agent.user_id))
+    page = client.get("/console/").get_data(as_text=True)
+    assert f'src="/console/recordings/{stored_recording}/audio"' in page
+    assert plays(database, stored_recording) == 0  # preload="none": listing is not playing
