@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -27,6 +28,24 @@ NONCE_BYTES = 12
 ASSOCIATED = b"hotline.ivr-state.v1"
 
 
+class _NonceSequence:
+    """Unique 96-bit GCM nonces without a system call each: a random 64-bit prefix per process
+    (renewed after a fork and when the 32-bit counter wraps) followed by a counter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._prefix = b""
+        self._counter = 0
+
+    def next(self) -> bytes:
+        with self._lock:
+            if self._pid != os.getpid() or self._counter >= 2**32:
+                self._pid, self._prefix, self._counter = os.getpid(), os.urandom(8), 0
+            self._counter += 1
+            return self._prefix + self._counter.to_bytes(4, "big")
+
+
 class StateError(ValueError):
     """A state token that is forged, corrupted or too old."""
 
@@ -36,6 +55,7 @@ class StateCodec:
         key = hashlib.sha256(b"hotline.ivr-state:" + secret_key.encode()).digest()
         self._aead = AESGCM(key)
         self._clock = clock
+        self._nonces = _NonceSequence()
 
     def encode(self, state: CallState) -> str:
         packed = {
@@ -49,7 +69,7 @@ class StateCodec:
             "d": dict(state.data),
         }
         raw = json.dumps(packed, ensure_ascii=False, separators=(",", ":")).encode()
-        nonce = os.urandom(NONCE_BYTES)
+        nonce = self._nonces.next()
         sealed = nonce + self._aead.encrypt(nonce, raw, ASSOCIATED)
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
