@@ -87,6 +87,23 @@ def _ok(schema: dict[str, Any], status: str = "200") -> dict[str, Any]:
 
 
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _ticket_action(
+    summary: str, properties: dict[str, Any], *, required: list[str], answer: dict[str, Any]
+) -> dict[str, Any]:
+    """A POST on one ticket with a small JSON body: status changes, notes."""
+    body = {"type": "object", "additionalProperties": False, "required": required,
+            "properties": properties}  # fmt: skip
+    return {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": [_NUMBER],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {**answer, **_errors(400, 401, 403, 404, 422)},
+    }
+
+
 _SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 
 OPENAPI: dict[str, Any] = {
@@ -153,52 +170,20 @@ OPENAPI: dict[str, Any] = {
             },
         },
         "/api/v1/tickets/{number}/status": {
-            "post": {
-                "summary": "Move a ticket along the workflow",
-                "security": _SECURED,
-                "parameters": [_NUMBER],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["status"],
-                                "properties": {
-                                    "status": {"type": "string"},
-                                    "reason": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {**_ok(_TICKET), **_errors(400, 401, 403, 404, 422)},
-            },
+            "post": _ticket_action(
+                "Move a ticket along the workflow",
+                {"status": {"type": "string"}, "reason": {"type": "string"}},
+                required=["status"],
+                answer=_ok(_TICKET),
+            )
         },
         "/api/v1/tickets/{number}/notes": {
-            "post": {
-                "summary": "Add a note (public notes may be told to the citizen)",
-                "security": _SECURED,
-                "parameters": [_NUMBER],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["body"],
-                                "properties": {
-                                    "body": {"type": "string"},
-                                    "public": {"type": "boolean"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {**_ok({"type": "object"}, "201"), **_errors(400, 401, 403, 404, 422)},
-            },
+            "post": _ticket_action(
+                "Add a note (public notes may be told to the citizen)",
+                {"body": {"type": "string"}, "public": {"type": "boolean"}},
+                required=["body"],
+                answer=_ok({"type": "object"}, "201"),
+            )
         },
         "/api/v1/categories": {
             "get": {
