@@ -8,23 +8,28 @@ request that starts at byte 0; the seeks that follow it belong to the same playb
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline.auth import current_actor, current_user, roles_required
+from hotline.calllog import Call, call_tickets
 from hotline.recording_jobs import make_store
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
 from recordings.storage import StorageError
 from ticketing.audit import record_audit
-from ticketing.models import Role, Ticket
+from ticketing.errors import TicketingError
+from ticketing.models import Note, Referral, Role, StatusChange, Ticket
+from ticketing.numbers import parse_ticket_number
 from ticketing.phones import mask_phone
-from ticketing.statuses import STATUS_TEXT, TicketStatus
+from ticketing.services import add_note, change_status
+from ticketing.statuses import STATUS_TEXT, TicketStatus, allowed_targets
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
@@ -169,3 +174,119 @@ def masked_phone(value: str | None) -> str:
 @bp.app_template_filter("status_th")
 def status_th(value: str) -> str:
     return STATUS_TEXT[TicketStatus(value)].label_th
+
+
+# A ticket ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # status, note, call, recording, referral
+    title: str
+    body: str = ""
+    recording_sid: str | None = None
+
+
+@bp.get("/tickets/<number>")
+@roles_required(*STAFF)
+def ticket_page(number: str) -> ResponseReturnValue:
+    ticket = _ticket_or_404(number)
+    return render_template(
+        "console/ticket.html",
+        ticket=ticket,
+        timeline=_timeline(ticket),
+        targets=sorted(
+            t.value
+            for t in allowed_targets(TicketStatus(ticket.status))
+            if t not in (TicketStatus.DUPLICATE, TicketStatus.REFERRED)
+        ),
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/tickets/<number>/notes")
+@roles_required(*STAFF)
+def ticket_note(number: str) -> ResponseReturnValue:
+    ticket, form = _ticket_or_404(number), request.form
+
+    def write() -> object:
+        public = form.get("public") == "1"
+        return add_note(
+            runtime().uow(), ticket.id, form.get("body", ""), current_actor(), is_public=public
+        )
+
+    return _act(number, write)
+
+
+@bp.post("/tickets/<number>/status")
+@roles_required(*STAFF)
+def ticket_status(number: str) -> ResponseReturnValue:
+    ticket, form = _ticket_or_404(number), request.form
+
+    def write() -> object:
+        reason = form.get("reason", "")
+        return change_status(
+            runtime().uow(), ticket.id, form.get("status", ""), current_actor(), reason=reason
+        )
+
+    return _act(number, write)
+
+
+def _act(number: str, action: Callable[[], object]) -> ResponseReturnValue:
+    """Run a service; on a refused change come back to the page with the reason, nothing written."""
+    try:
+        action()
+    except TicketingError as exc:
+        return redirect(url_for("console.ticket_page", number=number, error=exc.message))
+    return redirect(url_for("console.ticket_page", number=number))
+
+
+def _ticket_or_404(number: str) -> Ticket:
+    try:
+        digits = parse_ticket_number(number).digits
+    except TicketingError:
+        abort(404)
+    with runtime().uow() as uow:
+        ticket = uow.session.scalars(
+            select(Ticket).options(joinedload(Ticket.category), joinedload(Ticket.center))
+            .where(Ticket.number == digits)
+        ).first()  # fmt: skip
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _timeline(ticket: Ticket) -> list[TimelineItem]:
+    items: list[TimelineItem] = []
+    with runtime().uow() as uow:
+        session = uow.session
+        for change in session.scalars(
+            select(StatusChange).where(StatusChange.ticket_id == ticket.id)
+        ):
+            title = f"สถานะ: {STATUS_TEXT[TicketStatus(change.to_status)].label_th}"
+            items.append(TimelineItem(change.created_at, "status", title, change.reason))
+        for note in session.scalars(select(Note).where(Note.ticket_id == ticket.id)):
+            kind = "บันทึก (แจ้งผู้ร้องได้)" if note.is_public else "บันทึกภายใน"
+            items.append(
+                TimelineItem(note.created_at, "note", f"{kind} · {note.author_label}", note.body)
+            )
+        for referral in session.scalars(
+            select(Referral)
+            .options(joinedload(Referral.agency))
+            .where(Referral.ticket_id == ticket.id)
+        ):
+            title = f"ส่งต่อ {referral.agency.name_th} (กำหนด {be_datetime(referral.due_at)})"
+            items.append(TimelineItem(referral.sent_at, "referral", title, referral.response))
+        for call in session.scalars(
+            select(Call).join(call_tickets, call_tickets.c.call_id == Call.id)
+            .where(call_tickets.c.ticket_id == ticket.id)
+        ):  # fmt: skip
+            title = f"สายเข้า {masked_phone(call.from_number)} · {call.outcome or 'กำลังสนทนา'}"
+            items.append(TimelineItem(call.started_at, "call", title))
+        for recording in session.scalars(select(Recording).where(Recording.ticket_id == ticket.id)):
+            playable = recording.state == RecordingState.STORED
+            title = f"บันทึกเสียง {recording.duration_s or '?'} วินาที · {recording.state}"
+            sid = recording.sid if playable else None
+            items.append(TimelineItem(recording.created_at, "recording", title, recording_sid=sid))
+    return sorted(items, key=lambda item: item.at)

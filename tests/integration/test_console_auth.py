@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from recordings.models import Recording
 from recordings.storage import FilesystemStore, key_for
 from tests.factories import make_agency, make_ticket, make_user
+from tests.integration.test_ticket_services import row_counts
 from ticketing.db import Database, UnitOfWork
 from ticketing.models import AuditEvent
 from ticketing.users import set_password
@@ -117,7 +118,16 @@ def test_next_never_leaves_the_site(app: Flask, database: Database) -> None:
 # Every route, every role ------------------------------------------------------------------------
 
 
-def routes(app: Flask) -> list[tuple[str, str, frozenset[str] | None]]:
+def visit(client: FlaskClient, method: str, path: str) -> int:
+    """GET, or POST with the session's CSRF token (so the role check, not CSRF, answers)."""
+    headers = {"Accept": "application/json"}
+    if method == "GET":
+        return client.get(path, headers=headers).status_code
+    token = csrf(client)
+    return client.post(path, data={"csrf_token": token}, headers=headers).status_code
+
+
+def routes(app: Flask) -> list[tuple[str, str, str, frozenset[str] | None]]:
     found = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.rule.startswith("/twilio/"):
@@ -125,8 +135,10 @@ def routes(app: Flask) -> list[tuple[str, str, frozenset[str] | None]]:
         view = app.view_functions[rule.endpoint]
         if getattr(view, "auth_scheme", None) in ("bearer", "public", "twilio-basic"):
             continue  # bearer tokens (test_api.py); Twilio-style Basic auth (simulator media)
-        path = re.sub(r"<(?:\w+:)?(\w+)>", "RE" + "0" * 32, rule.rule)
-        found.append((rule.endpoint, path, getattr(view, "allowed_roles", None)))
+        value = "6900000012" if "number" in rule.arguments else "RE" + "0" * 32
+        path = re.sub(r"<(?:\w+:)?(\w+)>", value, rule.rule)
+        method = "GET" if "GET" in (rule.methods or ()) else "POST"
+        found.append((rule.endpoint, method, path, getattr(view, "allowed_roles", None)))
     return found
 
 
@@ -135,14 +147,13 @@ def test_every_route_declares_its_roles_and_enforces_them(app: Flask, database: 
     users = {role: make_user(database, role) for role in ("agent", "supervisor", "admin")}
     users["agency"] = make_user(database, "agency", agency_code=agency.code)
     checked = 0
-    for endpoint, path, allowed in routes(app):
+    for endpoint, method, path, allowed in routes(app):
         assert allowed is not None, f"{endpoint} ({path}) does not declare who may use it"
-        anonymous = app.test_client().get(path, headers={"Accept": "application/json"})
-        assert anonymous.status_code == 401, f"{endpoint} let an anonymous user in"
+        assert visit(app.test_client(), method, path) == 401, f"{endpoint} let an anonymous user in"
         for role, actor in users.items():
             client = app.test_client()
             sign_in(client, username_of(database, actor.user_id))
-            status = client.get(path).status_code
+            status = visit(client, method, path)
             if role in {r.value for r in allowed}:
                 assert status != 403, f"{role} refused at {endpoint}"
             else:
@@ -239,3 +250,35 @@ def test_the_home_page_offers_a_player_for_a_tickets_recording(
     page = client.get("/console/").get_data(as_text=True)
     assert f'src="/console/recordings/{stored_recording}/audio"' in page
     assert plays(database, stored_recording) == 0  # preload="none": listing is not playing
+
+
+def test_a_ticket_page_shows_its_timeline_and_takes_notes_and_status_changes(
+    app: Flask, database: Database, stored_recording: str
+) -> None:
+    agent = make_user(database, "agent")
+    client = app.test_client()
+    sign_in(client, username_of(database, agent.user_id))
+    with UnitOfWork(database) as uow:
+        row = uow.session.scalars(select(Recording)).one()
+        from ticketing.models import Ticket
+
+        ticket = uow.session.get(Ticket, row.ticket_id)
+        assert ticket is not None
+        number = ticket.number
+    page = client.get(f"/console/tickets/{number}").get_data(as_text=True)
+    assert "สถานะ: รับเรื่องแล้ว" in page and f"/console/recordings/{stored_recording}/audio" in page
+    token = csrf(client, f"/console/tickets/{number}")
+    note = {"body": "โทรกลับแจ้งผู้ร้องแล้ว", "public": "1", "csrf_token": token}
+    noted = client.post(f"/console/tickets/{number}/notes", data=note)
+    assert noted.status_code == 302
+    client.post(
+        f"/console/tickets/{number}/status", data={"status": "accepted", "csrf_token": token}
+    )
+    page = client.get(f"/console/tickets/{number}").get_data(as_text=True)
+    assert "โทรกลับแจ้งผู้ร้องแล้ว" in page and "สถานะ: รับพิจารณา" in page
+    before = row_counts(database)
+    illegal = {"status": "closed", "csrf_token": token}
+    refused = client.post(f"/console/tickets/{number}/status", data=illegal, follow_redirects=True)
+    assert "ทำรายการไม่สำเร็จ" in refused.get_data(as_text=True)
+    assert row_counts(database) == before
+    assert client.get("/console/tickets/6900012347").status_code == 404  # a mistyped number
