@@ -33,6 +33,14 @@ from ticketing.statuses import STATUS_TEXT, TicketStatus, allowed_targets
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+CALL_OUTCOMES_TH = {
+    "self_service": "ทำรายการเองครบ", "answered": "เจ้าหน้าที่รับสาย",
+    "abandoned_queue": "วางสายระหว่างรอ", "abandoned_ivr": "วางสายในเมนู", "transferred": "โอนสาย",
+}  # fmt: skip
+RECORDING_STATES_TH = {
+    "pending": "กำลังดึงไฟล์", "stored": "จัดเก็บแล้ว", "failed": "ดึงไฟล์ไม่สำเร็จ",
+    "absent": "ไม่มีเสียง", "purged": "ลบตามระยะเวลาเก็บรักษา",
+}  # fmt: skip
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 THAI_MONTHS = (
     "ม.ค.",
@@ -282,11 +290,13 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
             select(Call).join(call_tickets, call_tickets.c.call_id == Call.id)
             .where(call_tickets.c.ticket_id == ticket.id)
         ):  # fmt: skip
-            title = f"สายเข้า {masked_phone(call.from_number)} · {call.outcome or 'กำลังสนทนา'}"
+            outcome = CALL_OUTCOMES_TH.get(call.outcome or "", call.outcome or "กำลังสนทนา")
+            title = f"สายเข้า {masked_phone(call.from_number)} · {outcome}"
             items.append(TimelineItem(call.started_at, "call", title))
         for recording in session.scalars(select(Recording).where(Recording.ticket_id == ticket.id)):
             playable = recording.state == RecordingState.STORED
-            title = f"บันทึกเสียง {recording.duration_s or '?'} วินาที · {recording.state}"
+            state = RECORDING_STATES_TH.get(recording.state, recording.state)
+            title = f"บันทึกเสียง {recording.duration_s or '?'} วินาที · {state}"
             sid = recording.sid if playable else None
             items.append(TimelineItem(recording.created_at, "recording", title, recording_sid=sid))
     return sorted(items, key=lambda item: item.at)
