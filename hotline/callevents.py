@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -188,6 +188,11 @@ def _new_call_row(
 ) -> dict[str, Any]:
     first_at = min(e.at for e in entries if e.call_sid == sid)
     info = (started.data if started else None) or {}
+    return call_row_values(sid, started.at if started else first_at, info)
+
+
+def call_row_values(sid: str, started_at: datetime, info: Mapping[str, Any]) -> dict[str, Any]:
+    """A new Call row, from what the first webhook said (or nothing yet)."""
     return {
         "call_sid": sid,
         "from_number": info.get("from_number"),
@@ -196,7 +201,7 @@ def _new_call_row(
         "direction": info.get("direction", "inbound"),
         "twilio_status": "in-progress",
         "is_training": bool(info.get("is_training", False)),
-        "started_at": started.at if started else first_at,
+        "started_at": started_at,
         "last_sequence": -1,
     }
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.callevents import LogEntry
+from hotline.callevents import LogEntry, call_row_values
 from hotline.calllog import Call, call_tickets
 from hotline.runtime import Runtime
 from ivr_flows.engine import ActionResult, CallState, Validation
@@ -225,9 +225,8 @@ def link_call_and_recording(
 ) -> None:
     """In the ticket's own transaction: the call row (if the call log is behind), the
     call–ticket link and the recording row, each an idempotent upsert."""
-    call_row = {"call_sid": call_sid, "from_number": caller, "from_raw": caller or "",
-                "to_number": "", "direction": "inbound", "twilio_status": "in-progress",
-                "started_at": now, "last_sequence": -1, "is_training": False}  # fmt: skip
+    # The call log may not have caught up yet: create the Call row if it is missing.
+    call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
     session.execute(insert_ignoring_conflicts(session, Call).values(call_row))
     call_id = session.scalars(select(Call.id).where(Call.call_sid == call_sid)).one()
     link = {"call_id": call_id, "ticket_id": ticket_id}

@@ -310,14 +310,14 @@ def _respond(
         collected.extend(done.entries)
         outcome = engine.resume(ivr.flow, outcome.state, done.result, _context(rt, call))
     events.extend(outcome.events)
-    play = _with_queue_time(replace(outcome, lead_in=(*spoken, *outcome.lead_in)), call)
+    play = _with_queue_time(ivr, replace(outcome, lead_in=(*spoken, *outcome.lead_in)), call)
     collected.extend(_event_entries(call, key, events))
     ivr.writer.write(collected)
     return twiml(ivr.renderer.play(play))
 
 
-def _with_queue_time(play: Play, call: CallInfo) -> Play:
-    node_kind = _ivr().flow.node(play.state.node).kind
+def _with_queue_time(ivr: Ivr, play: Play, call: CallInfo) -> Play:
+    node_kind = ivr.flow.node(play.state.node).kind
     if node_kind != "enqueue":
         return play
     return replace(play, state=play.state.with_data(queued_at=call.now.isoformat()))

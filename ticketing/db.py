@@ -8,7 +8,6 @@ local-time bug cannot reach the database silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -164,7 +163,6 @@ class UnitOfWork:
         self._database = database
         self._jobs = jobs
         self._pending: list[JobRequest] = []
-        self._callbacks: list[Callable[[], None]] = []
         self._session: Session | None = None
 
     @property
@@ -184,7 +182,6 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._session = self._database.session_factory()
         self._pending = []
-        self._callbacks = []
         return self
 
     def __exit__(
@@ -201,15 +198,9 @@ class UnitOfWork:
     def after_commit(self, job: JobRequest) -> None:
         self._pending.append(job)
 
-    def on_commit(self, callback: Callable[[], None]) -> None:
-        self._callbacks.append(callback)
-
     def commit(self) -> None:
         self.session.commit()
         pending, self._pending = self._pending, []
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback()
         for job in pending:
             self._dispatch(job)
 
