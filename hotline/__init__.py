@@ -51,6 +51,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.api import init_api
     from hotline.auth import init_auth
     from hotline.console import bp as console_bp
+    from hotline.console_tickets import bp as tickets_bp
     from hotline.health import bp as health_bp
     from hotline.i18n import init_i18n
     from hotline.messaging import init_messaging
@@ -62,6 +63,7 @@ def _register_blueprints(app: Flask) -> None:
     init_auth(app)
     init_i18n(app)
     app.register_blueprint(console_bp)
+    app.register_blueprint(tickets_bp)
     init_voice(app, runtime(app))
     init_messaging(app)
     init_api(app)

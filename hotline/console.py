@@ -24,6 +24,7 @@ from hotline.calllog import Call, call_tickets
 from hotline.i18n import current_language, localized
 from hotline.recording_jobs import make_store
 from hotline.runtime import runtime
+from hotline.ticket_actions import action_choices, http_status, thai_message
 from recordings.models import Recording, RecordingState
 from recordings.storage import StorageError
 from ticketing.audit import record_audit
@@ -195,8 +196,12 @@ class TimelineItem:
 @bp.get("/tickets/<number>")
 @roles_required(*STAFF)
 def ticket_page(number: str) -> ResponseReturnValue:
-    ticket = _ticket_or_404(number)
-    return render_template(
+    return render_ticket(ticket_or_404(number))
+
+
+def render_ticket(ticket: Ticket, *, error: str | None = None, status: int = 200) -> Response:
+    """The ticket page; after a refused action, with the reason in Thai and a 4xx status."""
+    page = render_template(
         "console/ticket.html",
         ticket=ticket,
         timeline=_timeline(ticket),
@@ -205,14 +210,16 @@ def ticket_page(number: str) -> ResponseReturnValue:
             for t in allowed_targets(TicketStatus(ticket.status))
             if t not in (TicketStatus.DUPLICATE, TicketStatus.REFERRED)
         ),
-        error=request.args.get("error"),
+        choices=action_choices(ticket, current_actor()),
+        error=error,
     )
+    return Response(page, status=status)
 
 
 @bp.post("/tickets/<number>/notes")
 @roles_required(*STAFF)
 def ticket_note(number: str) -> ResponseReturnValue:
-    ticket, form = _ticket_or_404(number), request.form
+    ticket, form = ticket_or_404(number), request.form
 
     def write() -> object:
         public = form.get("public") == "1"
@@ -220,13 +227,13 @@ def ticket_note(number: str) -> ResponseReturnValue:
             runtime().uow(), ticket.id, form.get("body", ""), current_actor(), is_public=public
         )
 
-    return _act(number, write)
+    return act_on_ticket(ticket, write)
 
 
 @bp.post("/tickets/<number>/status")
 @roles_required(*STAFF)
 def ticket_status(number: str) -> ResponseReturnValue:
-    ticket, form = _ticket_or_404(number), request.form
+    ticket, form = ticket_or_404(number), request.form
 
     def write() -> object:
         reason = form.get("reason", "")
@@ -234,26 +241,27 @@ def ticket_status(number: str) -> ResponseReturnValue:
             runtime().uow(), ticket.id, form.get("status", ""), current_actor(), reason=reason
         )
 
-    return _act(number, write)
+    return act_on_ticket(ticket, write)
 
 
-def _act(number: str, action: Callable[[], object]) -> ResponseReturnValue:
-    """Run a service; on a refused change come back to the page with the reason, nothing written."""
+def act_on_ticket(ticket: Ticket, action: Callable[[], object]) -> ResponseReturnValue:
+    """Run a service; a refused change shows the page again with the reason, nothing written."""
     try:
         action()
     except TicketingError as exc:
-        return redirect(url_for("console.ticket_page", number=number, error=exc.message))
-    return redirect(url_for("console.ticket_page", number=number))
+        return render_ticket(ticket, error=thai_message(exc), status=http_status(exc))
+    return redirect(url_for("console.ticket_page", number=ticket.number))
 
 
-def _ticket_or_404(number: str) -> Ticket:
+def ticket_or_404(number: str) -> Ticket:
     try:
         digits = parse_ticket_number(number).digits
     except TicketingError:
         abort(404)
     with runtime().uow() as uow:
         ticket = uow.session.scalars(
-            select(Ticket).options(joinedload(Ticket.category), joinedload(Ticket.center))
+            select(Ticket).options(joinedload(Ticket.category), joinedload(Ticket.center),
+                                   joinedload(Ticket.assignee))
             .where(Ticket.number == digits)
         ).first()  # fmt: skip
     if ticket is None:

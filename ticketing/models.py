@@ -156,6 +156,13 @@ class Ticket(Base):
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_province_created", "province_code", "created_at"),
         Index("ix_tickets_category_created", "category_id", "created_at"),
+        # Substring search (LIKE '%term%') on PostgreSQL; SQLite scans (see docs/search.md).
+        Index(
+            "ix_tickets_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -185,6 +192,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Number, phone forms, name and description, normalised (ticketing.search.search_document).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     category: Mapped[Category] = relationship()
     center: Mapped[Center] = relationship()

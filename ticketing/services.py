@@ -41,6 +41,7 @@ from ticketing.numbers import be_year_of, make_ticket_number
 from ticketing.permissions import Action, Actor, require
 from ticketing.phones import normalize_phone, parse_phone_strict
 from ticketing.reference import reference_data
+from ticketing.search import search_document
 from ticketing.sla import due_at
 from ticketing.statuses import TicketStatus, check_transition
 
@@ -144,6 +145,12 @@ def open_ticket(
             external_ref=external_ref,
             created_at=opened_at,
             updated_at=opened_at,
+            search_text=search_document(
+                number=number.digits,
+                description=clean.description,
+                caller_phone=clean.caller_phone,
+                citizen_name=clean.citizen_name,
+            ),
             **_location_columns(clean.location),
         )
         session.add(ticket)

@@ -1,0 +1,280 @@
+"""The console's ticket list (filters, Thai search, keyset pages) and the ticket page's actions.
+
+Every filter lives in the query string, so a filtered view can be bookmarked or shared. Bad
+filters get a 400 page that says which one and why. The actions (assign, refer, merge) are thin:
+they parse the form, call one service and show the ticket again, or the refusal in Thai.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Literal
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from hotline.auth import current_actor, roles_required
+from hotline.console import STAFF, act_on_ticket, render_ticket, ticket_or_404
+from hotline.runtime import runtime
+from ticketing.citizen_id import mask_citizen_id
+from ticketing.errors import TicketingError, ValidationError
+from ticketing.listing import (
+    UNASSIGNED,
+    Cursor,
+    Sort,
+    TicketFilter,
+    TicketPage,
+    is_overdue,
+    list_tickets,
+    statuses_from,
+)
+from ticketing.locations import province_choices
+from ticketing.models import Category, Ticket, User
+from ticketing.numbers import parse_ticket_number
+from ticketing.services import assign, merge_duplicate, refer
+from ticketing.statuses import TicketStatus
+
+bp = Blueprint("tickets", __name__, url_prefix="/console/tickets")
+FILTER_KEYS = ("q", "status", "category", "province", "from", "to", "assignee", "overdue", "sort")
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    filters: TicketFilter
+    sort: Sort
+    after: Cursor | None
+
+
+class BadFilterError(ValidationError):
+    """A query-string value the list cannot use; the message is for the agent."""
+
+
+# The list ---------------------------------------------------------------------------------------
+
+
+@bp.get("")
+@roles_required(*STAFF)
+def ticket_list() -> ResponseReturnValue:
+    args = request.args
+    categories = _categories()
+    try:
+        wanted = _parse_list_request(args, categories)
+    except BadFilterError as exc:
+        return _render_list(args, categories, TicketPage([], None), error=exc.message, status=400)
+    rt = runtime()
+    with rt.uow() as uow:
+        page = list_tickets(
+            uow.session, wanted.filters, sort=wanted.sort, after=wanted.after,
+            now=rt.clock(), tz=rt.settings.tz,
+        )  # fmt: skip
+    return _render_list(args, categories, page)
+
+
+def _render_list(
+    args: MultiDict[str, str],
+    categories: list[Category],
+    page: TicketPage,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    kept = [(key, value) for key in FILTER_KEYS for value in args.getlist(key) if value]
+    next_url = None
+    if page.next_cursor is not None:
+        next_url = "?" + urlencode([*kept, ("after", page.next_cursor.encode())])
+    body = render_template(
+        "console/tickets.html",
+        page=page,
+        args=args,
+        error=error,
+        categories=categories,
+        provinces=_provinces(),
+        statuses=list(TicketStatus),
+        assignees=_assignees(),
+        sorts=list(Sort),
+        now=runtime().clock(),
+        is_overdue=is_overdue,
+        next_url=next_url,
+        first_url="?" + urlencode(kept),
+        filtered=bool(kept),
+        mask_citizen_id=mask_citizen_id,
+    )
+    return Response(body, status=status)
+
+
+def _parse_list_request(args: MultiDict[str, str], categories: list[Category]) -> ListRequest:
+    """Raises BadFilterError with a Thai message naming the filter."""
+    created_from, created_to = _day(args, "from"), _day(args, "to")
+    if created_from and created_to and created_from > created_to:
+        raise BadFilterError(_("วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด"), field="from")
+    try:
+        statuses = statuses_from(args.getlist("status"))
+    except ValidationError:
+        raise BadFilterError(_("ไม่มีสถานะนี้"), field="status") from None
+    filters = TicketFilter(
+        statuses=statuses,
+        category_id=_category_id(args.get("category", ""), categories),
+        province_code=_province(args.get("province", "")),
+        created_from=created_from,
+        created_to=created_to,
+        assignee=_assignee(args.get("assignee", "")),
+        overdue=args.get("overdue") == "1",
+        query=args.get("q", ""),
+    )
+    return ListRequest(filters, _sort(args.get("sort", "")), _cursor(args.get("after", "")))
+
+
+def _day(args: MultiDict[str, str], key: str) -> date | None:
+    value = args.get(key, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadFilterError(_("วันที่ไม่ถูกต้อง (ใช้รูปแบบ ปปปป-ดด-วว)"), field=key) from None
+
+
+def _category_id(code: str, categories: list[Category]) -> int | None:
+    if not code:
+        return None
+    for category in categories:
+        if category.code == code:
+            return category.id
+    raise BadFilterError(_("ไม่มีประเภทเรื่องนี้"), field="category")
+
+
+def _province(code: str) -> str | None:
+    if not code:
+        return None
+    if code not in {province[0] for province in _provinces()}:
+        raise BadFilterError(_("ไม่มีจังหวัดนี้"), field="province")
+    return code
+
+
+def _assignee(value: str) -> int | Literal["none"] | None:
+    if not value:
+        return None
+    if value == UNASSIGNED:
+        return UNASSIGNED
+    if value == "me":
+        return current_actor().user_id
+    if value.isdigit() and len(value) < 10:
+        return int(value)
+    raise BadFilterError(_("ผู้รับผิดชอบไม่ถูกต้อง"), field="assignee")
+
+
+def _sort(value: str) -> Sort:
+    try:
+        return Sort(value) if value else Sort.NEWEST
+    except ValueError:
+        raise BadFilterError(_("ไม่มีการเรียงลำดับแบบนี้"), field="sort") from None
+
+
+def _cursor(token: str) -> Cursor | None:
+    if not token:
+        return None
+    try:
+        return Cursor.decode(token)
+    except ValidationError:
+        raise BadFilterError(_("ลิงก์หน้าถัดไปไม่ถูกต้อง โปรดเริ่มจากหน้าแรก"), field="after") from None
+
+
+def _categories() -> list[Category]:
+    with runtime().uow() as uow:
+        query = select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order)
+        return list(uow.session.scalars(query))
+
+
+def _assignees() -> list[tuple[int, str]]:
+    with runtime().uow() as uow:
+        rows = uow.session.execute(
+            select(User.id, User.display_name)
+            .where(User.role.in_(STAFF), User.is_active.is_(True))
+            .order_by(User.display_name)
+        ).all()
+    return [(user_id, name) for user_id, name in rows]
+
+
+@cache
+def _provinces() -> list[tuple[str, str, str]]:
+    return province_choices()
+
+
+# Ticket actions ---------------------------------------------------------------------------------
+
+
+@bp.post("/<number>/assign")
+@roles_required(*STAFF)
+def ticket_assign(number: str) -> ResponseReturnValue:
+    ticket, value = ticket_or_404(number), request.form.get("assignee", "").strip()
+    if value and not value.isdigit():
+        return render_ticket(ticket, error=_("โปรดเลือกผู้รับผิดชอบจากรายชื่อ"), status=400)
+    assignee_id = int(value) if value else None
+    return act_on_ticket(
+        ticket, lambda: assign(runtime().uow(), ticket.id, assignee_id, current_actor())
+    )
+
+
+@bp.post("/<number>/refer")
+@roles_required(*STAFF)
+def ticket_refer(number: str) -> ResponseReturnValue:
+    ticket, form = ticket_or_404(number), request.form
+    chosen = form.getlist("agency")
+    if not chosen:
+        return render_ticket(ticket, error=_("โปรดเลือกหน่วยงานอย่างน้อยหนึ่งแห่ง"), status=400)
+    if not all(value.isdigit() and len(value) < 10 for value in chosen):
+        return render_ticket(ticket, error=_("โปรดเลือกหน่วยงานจากรายชื่อ"), status=400)
+    agency_ids = [int(value) for value in chosen]
+    note = form.get("note", "")
+    return act_on_ticket(
+        ticket,
+        lambda: refer(
+            runtime().uow(),
+            ticket.id,
+            agency_ids,
+            current_actor(),
+            note=note,
+            tz=runtime().settings.tz,
+            now=runtime().clock(),
+        ),
+    )
+
+
+@bp.post("/<number>/merge")
+@roles_required(*STAFF)
+def ticket_merge(number: str) -> ResponseReturnValue:
+    ticket, form = ticket_or_404(number), request.form
+    reason = form.get("reason", "").strip()
+    try:
+        original = _original(form.get("into", ""))
+    except TicketingError as exc:
+        return render_ticket(ticket, error=exc.message, status=400)
+    if not reason:
+        return render_ticket(ticket, error=_("โปรดระบุเหตุผลที่รวมเรื่อง"), status=400)
+    return act_on_ticket(
+        ticket,
+        lambda: merge_duplicate(
+            runtime().uow(), ticket.id, original.id, current_actor(), reason=reason
+        ),
+    )
+
+
+def _original(typed: str) -> Ticket:
+    """The ticket a duplicate is merged into, by the number the agent typed."""
+    try:
+        digits = parse_ticket_number(typed).digits
+    except TicketingError:
+        raise ValidationError(
+            _("เลขที่เรื่องที่จะรวมเข้าด้วยไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง"), field="into"
+        ) from None
+    with runtime().uow() as uow:
+        original = uow.session.scalars(select(Ticket).where(Ticket.number == digits)).first()
+    if original is None:
+        raise ValidationError(_("ไม่พบเรื่องเลขที่ %(number)s", number=typed.strip()), field="into")
+    return original
