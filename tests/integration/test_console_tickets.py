@@ -21,7 +21,6 @@ from ticketing.numbers import make_ticket_number
 from ticketing.permissions import Actor
 from ticketing.services import open_ticket
 
-
 MISSING = make_ticket_number(2569, 99999).digits  # well formed, never opened here
 
 
@@ -54,8 +53,8 @@ def load(database: Database, ticket_id: int) -> Ticket:
 
 def test_the_list_searches_masks_and_marks_overdue_rows(app: Flask, database: Database) -> None:
     water = make_ticket(database, description="น้ำประปาไม่ไหลมาสามวัน", caller_phone="0812345678")
-    late = open_ticket(UnitOfWork(database), make_draft(description="ถนนเป็นหลุมเป็นบ่อ", caller_phone="0899999999"), SYSTEM,
-                       now=OFFICE_HOURS - timedelta(days=60))  # fmt: skip
+    pothole = make_draft(description="ถนนเป็นหลุมเป็นบ่อ", caller_phone="0899999999")
+    late = open_ticket(UnitOfWork(database), pothole, SYSTEM, now=OFFICE_HOURS - timedelta(days=60))
     client = signed_in(app, database, make_user(database, "agent"))
 
     listed = page_of(client, "/console/tickets")
@@ -182,8 +181,8 @@ def test_refer_to_two_agencies_with_the_categorys_deadline(app: Flask, database:
     assert client.post(f"{path}/status", data={"status": "accepted", "csrf_token": token})
     page = page_of(client, path)
     assert "สถานีตำรวจภูธรเมือง" in page and "15 วันทำการ" in page
-    done = client.post(f"{path}/refer", data={"agency": [land.id, police.id],
-                                              "note": "โปรดตรวจสอบแนวเขต", "csrf_token": token})  # fmt: skip
+    form = {"agency": [land.id, police.id], "note": "โปรดตรวจสอบแนวเขต", "csrf_token": token}
+    done = client.post(f"{path}/refer", data=form)
     assert done.status_code == 302
     with UnitOfWork(database) as uow:
         referrals = uow.session.scalars(select(Referral).order_by(Referral.agency_id)).all()
