@@ -6,8 +6,9 @@ and p95 latencies in milliseconds:
 
 - ``baseline_pk``: one ticket by primary key, through the same session setup (the floor);
 - ``search_*``: ``list_tickets`` with a query — whole words, sub-words, ticket numbers, phone
-  numbers (in the formats people type) and a word no ticket has (the worst case for a
-  newest-first scan);
+  numbers (in the formats people type), a word no ticket has (the worst case for a
+  newest-first scan), a phone prefix found in about 1 ticket in 1,000 (the case between the
+  two plans), two terms, and a sub-word within one province;
 - ``page_*``: GET /console/tickets through the Flask app (signed in, rendered), unfiltered,
   filtered, its next page (keyset), and with a search.
 
@@ -296,6 +297,16 @@ def main() -> None:
             [search(db, phone_as_typed(p, i)) for i, (_, _, p) in enumerate(picked)]
         ),
         "search_no_match": timed([search(db, MISSING_WORD) for _ in range(SAMPLES)]),
+        # About 1 ticket in 1,000: too many to fetch all, too few to find by reading newest first.
+        "search_phone_prefix": timed(
+            [
+                search(db, f"0{rng.choice(MOBILE_PREFIXES)}{rng.randrange(100):02d}")
+                for _ in range(SAMPLES)
+            ]
+        ),
+        "search_two_terms": timed(
+            [search(db, f"{rng.choice(SUB_WORDS)} {rng.choice(FIRST)}") for _ in range(SAMPLES)]
+        ),
         "search_sub_word_in_province": timed(
             [search(db, rng.choice(SUB_WORDS), province_code="50") for _ in range(SAMPLES)]
         ),

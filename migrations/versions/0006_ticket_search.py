@@ -37,6 +37,10 @@ def upgrade() -> None:
     _backfill(op.get_bind())
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # LIKE '%term%' is estimated from the column's histogram: 100 samples miss terms found
+        # in 5% of tickets, and the planner then rechecks 50,000 rows instead of reading the
+        # newest few hundred. 1,000 samples keep the estimates, and the plan, right.
+        op.execute("ALTER TABLE tickets ALTER COLUMN search_text SET STATISTICS 1000")
         op.create_index(
             "ix_tickets_search_text_trgm",
             "tickets",
