@@ -213,7 +213,7 @@ def _provinces() -> list[tuple[str, str, str]]:
 @roles_required(*STAFF)
 def ticket_assign(number: str) -> ResponseReturnValue:
     ticket, value = ticket_or_404(number), request.form.get("assignee", "").strip()
-    if value and not value.isdigit():
+    if value and not (value.isdigit() and len(value) < 10):
         return render_ticket(ticket, error=_("โปรดเลือกผู้รับผิดชอบจากรายชื่อ"), status=400)
     assignee_id = int(value) if value else None
     return act_on_ticket(

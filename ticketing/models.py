@@ -192,8 +192,9 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Number, phone forms, name and description, normalised (ticketing.search.search_document).
-    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Number, phone forms, name and description, normalised (ticketing.search.search_document);
+    # only ever read by the database, so not loaded with the ticket.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
 
     category: Mapped[Category] = relationship()
     center: Mapped[Center] = relationship()

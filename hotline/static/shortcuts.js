@@ -63,6 +63,8 @@
     }
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     if (typing(event.target) || (help && help.open && event.key !== "?")) return;
+    // Enter on a focused link or button is that control's own; leave it alone.
+    if (event.key === "Enter" && event.target.closest && event.target.closest("a, button")) return;
     var action = keys[event.key];
     if (action && action()) event.preventDefault();
   });

@@ -65,6 +65,12 @@ def test_an_agent_finds_a_sub_word_and_works_the_ticket_from_the_keyboard(
     page.goto(f"{live_server.url}/console/tickets/{duplicate.number}")
     page.keyboard.press("n")
     expect(page.locator("#note-body")).to_be_focused()
+    page.keyboard.type("jks?")  # letters typed in a field are text, never shortcuts
+    expect(page.locator("#note-body")).to_have_value("jks?")
+    expect(page.locator("#shortcut-help")).to_be_hidden()
+    page.keyboard.press("Escape")  # leaves the field; shortcuts work again
+    page.keyboard.press("s")
+    expect(page.locator("#status-select")).to_be_focused()
     page.fill("#merge-into", dashed(original.number))
     page.fill("form.merge input[name=reason]", "ผู้ร้องรายเดียวกันแจ้งซ้ำ")
     page.click("form.merge button")

@@ -154,7 +154,7 @@ def test_an_agent_takes_a_ticket_but_cannot_hand_it_to_others(
     assert ticket.number[2:-1] in page_of(client, "/console/tickets?assignee=me")
 
 
-@pytest.mark.parametrize("value", ["x1", "99999"])
+@pytest.mark.parametrize("value", ["x1", "99999", "12345678901234567890"])
 def test_assigning_to_nobody_we_know_writes_nothing(
     app: Flask, database: Database, value: str
 ) -> None:
