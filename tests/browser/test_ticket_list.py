@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import ARTIFACTS, LiveServer, sign_in
 from tests.factories import make_agency, make_ticket
 from ticketing.db import UnitOfWork
 from ticketing.models import Referral, Ticket
@@ -38,6 +38,8 @@ def test_an_agent_finds_a_sub_word_and_works_the_ticket_from_the_keyboard(
     rows = page.locator("[data-row]")
     expect(rows).to_have_count(2)
     expect(page.locator("table")).not_to_contain_text("ไฟฟ้าดับ")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ticket_list_search.png"), full_page=True)
 
     page.keyboard.press("j")
     page.keyboard.press("j")  # newest first: the second row is the original
