@@ -196,10 +196,8 @@ def test_the_migration_backfills_existing_tickets(tmp_path: Path) -> None:
     assert backfilled == "6900000012 0812345678 66812345678 น้ำประปาไม่ไหล"
 
 
-def test_postgresql_serves_the_search_from_the_trigram_index(database: Database) -> None:
-    if database.dialect != "postgresql":
-        pytest.skip("the pg_trgm index exists on PostgreSQL only; SQLite scans")
-    with database.engine.begin() as conn:
+def test_postgresql_serves_the_search_from_the_trigram_index(pg_database: Database) -> None:
+    with pg_database.engine.begin() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(
             conn.execute(
