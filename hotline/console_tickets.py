@@ -37,6 +37,7 @@ from ticketing.listing import (
 from ticketing.locations import province_choices
 from ticketing.models import Category, Ticket, User
 from ticketing.numbers import parse_ticket_number
+from ticketing.search import MIN_TERM_LENGTH, search_terms, short_terms
 from ticketing.services import assign, merge_duplicate, refer
 from ticketing.statuses import TicketStatus
 
@@ -125,9 +126,23 @@ def _parse_list_request(args: MultiDict[str, str], categories: list[Category]) -
         created_to=created_to,
         assignee=_assignee(args.get("assignee", "")),
         overdue=args.get("overdue") == "1",
-        query=args.get("q", ""),
+        query=_query(args.get("q", "")),
     )
     return ListRequest(filters, _sort(args.get("sort", "")), _cursor(args.get("after", "")))
+
+
+def _query(value: str) -> str:
+    short = short_terms(search_terms(value))
+    if short:
+        raise BadFilterError(
+            _(
+                "คำค้นแต่ละคำต้องยาวอย่างน้อย %(count)s ตัวอักษร (ไม่ใช่ %(terms)s)",
+                count=MIN_TERM_LENGTH,
+                terms=" ".join(short),
+            ),
+            field="q",
+        )
+    return value
 
 
 def _day(args: MultiDict[str, str], key: str) -> date | None:

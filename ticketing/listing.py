@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ticketing.errors import ValidationError
 from ticketing.models import Ticket
-from ticketing.search import like_pattern, search_terms
+from ticketing.search import MIN_TERM_LENGTH, like_pattern, search_terms, short_terms
 from ticketing.statuses import FINISHED, TicketStatus
 
 PAGE_SIZE = 50
@@ -99,8 +99,14 @@ def list_tickets(
     tz: ZoneInfo,
     limit: int = PAGE_SIZE,
 ) -> TicketPage:
-    """One page of tickets (training tickets never appear), with the cursor of the next."""
+    """One page of tickets (training tickets never appear), with the cursor of the next.
+
+    Raises:
+        ValidationError: a search term is shorter than MIN_TERM_LENGTH characters.
+    """
     terms = search_terms(filters.query)
+    if short_terms(terms):
+        raise ValidationError(f"search terms need at least {MIN_TERM_LENGTH} characters", field="q")
     query = _filtered(filters, terms, now, tz)
     query = _ordered(query, sort, after).limit(limit + 1)
     rows = list(session.scalars(query.options(*_SHOWN_WITH)))

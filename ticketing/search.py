@@ -24,6 +24,8 @@ import unicodedata
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 8
+# pg_trgm cannot index a term of fewer than 3 characters: searching one reads every ticket.
+MIN_TERM_LENGTH = 3
 # Regexes rather than str.translate: translate is slow on non-ASCII text, and this runs per ticket.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _THAI_DIGIT = re.compile("[๐-๙]")
@@ -82,6 +84,11 @@ def search_terms(query: str) -> list[str]:
     text = _compact_numbers(normalize_text(query[:MAX_QUERY_LENGTH]))
     terms = list(dict.fromkeys(text.split()))
     return terms[:MAX_TERMS]
+
+
+def short_terms(terms: list[str]) -> list[str]:
+    """The terms too short to search for (see MIN_TERM_LENGTH)."""
+    return [term for term in terms if len(term) < MIN_TERM_LENGTH]
 
 
 def _compact_numbers(text: str) -> str:

@@ -102,6 +102,7 @@ def test_filters_live_in_the_query_string_and_pages_keep_them(
         ("assignee=someone", "ผู้รับผิดชอบไม่ถูกต้อง"),
         ("sort=random", "ไม่มีการเรียงลำดับแบบนี้"),
         ("after=not-a-cursor", "ลิงก์หน้าถัดไปไม่ถูกต้อง"),
+        ("q=ประปา+ฮฮ", "คำค้นแต่ละคำต้องยาวอย่างน้อย 3 ตัวอักษร (ไม่ใช่ ฮฮ)"),
     ],
 )
 def test_bad_filters_get_a_400_that_says_which(
