@@ -12,7 +12,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from hotline.i18n import localized
 from hotline.runtime import runtime
@@ -69,9 +69,7 @@ def action_choices(ticket: Ticket, actor: Actor) -> ActionChoices:
         )
         agencies = [
             (agency.id, localized(agency.name_th, agency.name_en), agency.id in handles)
-            for agency in session.scalars(
-                select(Agency).where(Agency.is_active.is_(True)).order_by(Agency.name_th)
-            )
+            for agency in session.scalars(_agencies_for(ticket))
         ]
         holidays = reference_data(uow).holidays
     rt = runtime()
@@ -79,6 +77,16 @@ def action_choices(ticket: Ticket, actor: Actor) -> ActionChoices:
     deadline = due_at(rt.clock(), days, holidays, rt.settings.tz)
     agencies.sort(key=lambda agency: not agency[2])  # those that handle the category first
     return ActionChoices(assignees, agencies, days, deadline)
+
+
+def _agencies_for(ticket: Ticket) -> Select[Agency]:
+    """Active national agencies, and provincial ones of the ticket's province (all without one)."""
+    query = select(Agency).where(Agency.is_active.is_(True)).order_by(Agency.name_th)
+    if ticket.province_code is None:
+        return query
+    return query.where(
+        or_(Agency.province_code.is_(None), Agency.province_code == ticket.province_code)
+    )
 
 
 def thai_message(exc: TicketingError) -> str:

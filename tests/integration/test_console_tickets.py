@@ -176,12 +176,16 @@ def test_assigning_to_nobody_we_know_writes_nothing(
 def test_refer_to_two_agencies_with_the_categorys_deadline(app: Flask, database: Database) -> None:
     ticket = make_ticket(database)
     land, police = make_agency(database), make_agency(database, name_th="สถานีตำรวจภูธรเมือง")
+    make_agency(database, name_th="สำนักงานที่ดินจังหวัดขอนแก่น", province_code="40")
+    make_agency(database, name_th="สำนักงานคุ้มครองผู้บริโภค", scope="national", province_code=None)
     client = signed_in(app, database, make_user(database, "agent"))
     path = f"/console/tickets/{ticket.number}"
     token = csrf(client, path)
     assert client.post(f"{path}/status", data={"status": "accepted", "csrf_token": token})
     page = page_of(client, path)
     assert "สถานีตำรวจภูธรเมือง" in page and "15 วันทำการ" in page
+    assert "สำนักงานคุ้มครองผู้บริโภค" in page  # national agencies take any province
+    assert "ขอนแก่น" not in page  # another province's office is not offered
     form = {"agency": [land.id, police.id], "note": "โปรดตรวจสอบแนวเขต", "csrf_token": token}
     done = client.post(f"{path}/refer", data=form)
     assert done.status_code == 302
