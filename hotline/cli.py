@@ -374,6 +374,24 @@ def holidays_list(year: int | None) -> None:
 
 
 @main.group()
+def deadlines() -> None:
+    """Reminders before deadlines and escalations after them (the worker runs them every minute)."""
+
+
+@deadlines.command("check")
+@_domain_errors
+def deadlines_check() -> None:
+    """Run one round now: remind what is due soon, escalate what is overdue."""
+    from hotline.worker import check_deadlines
+
+    report = check_deadlines(_runtime())
+    click.echo(
+        f"reminded {report.reminded}, escalated {report.escalated} "
+        f"({report.alerts} alerts, {report.sms} SMS to agencies)"
+    )
+
+
+@main.group()
 def token() -> None:
     """API bearer tokens."""
 
