@@ -401,7 +401,8 @@ def token() -> None:
 @click.option("--user", "username", help="The user the token acts as.")
 @click.option("--agency", "agency_code", help="The agency the token belongs to.")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              help="tickets:read, tickets:write, reference:read (repeat for several).")  # fmt: skip
+              help="tickets:read, tickets:write, reference:read, calls:read, referrals:read, "
+                   "referrals:write (repeat for several).")  # fmt: skip
 @_domain_errors
 def token_create(
     name: str, username: str | None, agency_code: str | None, scopes: tuple[str, ...]

@@ -21,7 +21,10 @@ from ticketing.models import Agency, ApiToken, Role, User
 from ticketing.permissions import Actor
 
 PREFIX = "hl_"
-SCOPES = frozenset({"tickets:read", "tickets:write", "reference:read"})
+SCOPES = frozenset({
+    "tickets:read", "tickets:write", "reference:read", "calls:read", "referrals:read",
+    "referrals:write",
+})  # fmt: skip
 TOUCH_EVERY = timedelta(minutes=5)  # last_used_at is a hint, not a write per request
 
 
