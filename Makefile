@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: demo test install install-test lint typecheck pytest clean
+.PHONY: demo test install install-test lint typecheck pytest clean messages browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -32,10 +32,27 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
-pytest: install-test
+pytest: install-test browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Browser tests drive Debian's Chromium through Playwright, which cannot download a browser of its
+# own here. As root, install the package when it is missing; otherwise the browser tests say why
+# they skip (or fail under REQUIRE_SERVICES=1).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
 test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# After changing user-visible text: extract the Thai message ids, merge them into the English
+# catalog, then translate the new entries in hotline/translations/en/LC_MESSAGES/messages.po
+# and run `make messages` again to compile (the .mo is committed so a fresh clone needs no step).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o messages.pot .
+	$(BIN)/pybabel update -i messages.pot -d hotline/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d hotline/translations --statistics
+	rm -f messages.pot

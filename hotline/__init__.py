@@ -52,6 +52,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth import init_auth
     from hotline.console import bp as console_bp
     from hotline.health import bp as health_bp
+    from hotline.i18n import init_i18n
     from hotline.messaging import init_messaging
     from hotline.open311 import init_open311
     from hotline.runtime import runtime
@@ -60,6 +61,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     init_auth(app)
+    init_i18n(app)
     app.register_blueprint(console_bp)
     init_voice(app, runtime(app))
     init_messaging(app)

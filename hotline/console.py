@@ -14,11 +14,14 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline.auth import current_actor, current_user, roles_required
 from hotline.calllog import Call, call_tickets
+from hotline.i18n import current_language, localized
 from hotline.recording_jobs import make_store
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
@@ -37,37 +40,28 @@ from ticketing.statuses import STATUS_TEXT, TicketStatus, allowed_targets
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
-CALL_OUTCOMES_TH = {
-    "self_service": "ทำรายการเองครบ", "answered": "เจ้าหน้าที่รับสาย",
-    "abandoned_queue": "วางสายระหว่างรอ", "abandoned_ivr": "วางสายในเมนู", "transferred": "โอนสาย",
+CALL_OUTCOMES = {
+    "self_service": _l("ทำรายการเองครบ"), "answered": _l("เจ้าหน้าที่รับสาย"),
+    "abandoned_queue": _l("วางสายระหว่างรอ"), "abandoned_ivr": _l("วางสายในเมนู"),
+    "transferred": _l("โอนสาย"),
 }  # fmt: skip
-RECORDING_STATES_TH = {
-    "pending": "กำลังดึงไฟล์", "stored": "จัดเก็บแล้ว", "failed": "ดึงไฟล์ไม่สำเร็จ",
-    "absent": "ไม่มีเสียง", "purged": "ลบตามระยะเวลาเก็บรักษา",
+RECORDING_STATES = {
+    "pending": _l("กำลังดึงไฟล์"), "stored": _l("จัดเก็บแล้ว"), "failed": _l("ดึงไฟล์ไม่สำเร็จ"),
+    "absent": _l("ไม่มีเสียง"), "purged": _l("ลบตามระยะเวลาเก็บรักษา"),
 }  # fmt: skip
-REFERRAL_STATUS_TH = {
-    "sent": "รอดำเนินการ", "in_progress": "กำลังดำเนินการ", "answered": "ตอบแล้ว",
-    "returned": "ส่งคืนศูนย์แล้ว",
+REFERRAL_STATUSES = {
+    "sent": _l("รอดำเนินการ"), "in_progress": _l("กำลังดำเนินการ"), "answered": _l("ตอบแล้ว"),
+    "returned": _l("ส่งคืนศูนย์แล้ว"),
 }  # fmt: skip
 REFERRAL_ACTIONS = {
     "progress": referrals.post_progress, "answer": referrals.answer,
     "send_back": referrals.send_back,
 }  # fmt: skip
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-THAI_MONTHS = (
-    "ม.ค.",
-    "ก.พ.",
-    "มี.ค.",
-    "เม.ย.",
-    "พ.ค.",
-    "มิ.ย.",
-    "ก.ค.",
-    "ส.ค.",
-    "ก.ย.",
-    "ต.ค.",
-    "พ.ย.",
-    "ธ.ค.",
-)
+THAI_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
+               "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")  # fmt: skip
+ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
 
 
 @bp.get("/")
@@ -199,24 +193,27 @@ def _audit_playback(recording: Recording) -> None:
 
 @bp.app_template_filter("be_datetime")
 def be_datetime(value: datetime) -> str:
-    """24 พ.ย. 2569 10:05 — Asia/Bangkok, Buddhist era."""
+    """24 พ.ย. 2569 10:05 (24 Nov 2569 10:05 in English) — Asia/Bangkok, Buddhist era."""
     local = value.astimezone(runtime().settings.tz)
-    return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M}"
+    months = ENGLISH_MONTHS if current_language() == "en" else THAI_MONTHS
+    return f"{local.day} {months[local.month - 1]} {local.year + 543} {local:%H:%M}"
 
 
 @bp.app_template_filter("masked_phone")
 def masked_phone(value: str | None) -> str:
-    return mask_phone(value) if value else "ไม่แสดงหมายเลข"
+    return mask_phone(value) if value else _("ไม่แสดงหมายเลข")
 
 
 @bp.app_template_filter("status_th")
 def status_th(value: str) -> str:
-    return STATUS_TEXT[TicketStatus(value)].label_th
+    text = STATUS_TEXT[TicketStatus(value)]
+    return localized(text.label_th, text.label_en)
 
 
 @bp.app_template_filter("referral_status_th")
 def referral_status_th(value: str) -> str:
-    return REFERRAL_STATUS_TH.get(value, value)
+    label = REFERRAL_STATUSES.get(value)
+    return str(label) if label is not None else value
 
 
 @bp.app_template_global("overdue")
@@ -314,10 +311,10 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
         for change in session.scalars(
             select(StatusChange).where(StatusChange.ticket_id == ticket.id)
         ):
-            title = f"สถานะ: {STATUS_TEXT[TicketStatus(change.to_status)].label_th}"
+            title = _("สถานะ: %(status)s", status=status_th(change.to_status))
             items.append(TimelineItem(change.created_at, "status", title, change.reason))
         for note in session.scalars(select(Note).where(Note.ticket_id == ticket.id)):
-            kind = "บันทึก (แจ้งผู้ร้องได้)" if note.is_public else "บันทึกภายใน"
+            kind = _("บันทึก (แจ้งผู้ร้องได้)") if note.is_public else _("บันทึกภายใน")
             items.append(
                 TimelineItem(note.created_at, "note", f"{kind} · {note.author_label}", note.body)
             )
@@ -326,20 +323,24 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
             .options(joinedload(Referral.agency))
             .where(Referral.ticket_id == ticket.id)
         ):
-            title = f"ส่งต่อ {referral.agency.name_th} (กำหนด {be_datetime(referral.due_at)})"
+            agency = localized(referral.agency.name_th, referral.agency.name_en)
+            due = be_datetime(referral.due_at)
+            title = _("ส่งต่อ %(agency)s (กำหนด %(due)s)", agency=agency, due=due)
             items.append(TimelineItem(referral.sent_at, "referral", title, referral.response,
                                       overdue=overdue(referral)))  # fmt: skip
         for call in session.scalars(
             select(Call).join(call_tickets, call_tickets.c.call_id == Call.id)
             .where(call_tickets.c.ticket_id == ticket.id)
         ):  # fmt: skip
-            outcome = CALL_OUTCOMES_TH.get(call.outcome or "", call.outcome or "กำลังสนทนา")
-            title = f"สายเข้า {masked_phone(call.from_number)} · {outcome}"
+            outcome = CALL_OUTCOMES.get(call.outcome or "", call.outcome or _("กำลังสนทนา"))
+            title = _("สายเข้า %(phone)s · %(outcome)s", phone=masked_phone(call.from_number),
+                      outcome=outcome)  # fmt: skip
             items.append(TimelineItem(call.started_at, "call", title))
         for recording in session.scalars(select(Recording).where(Recording.ticket_id == ticket.id)):
             playable = recording.state == RecordingState.STORED
-            state = RECORDING_STATES_TH.get(recording.state, recording.state)
-            title = f"บันทึกเสียง {recording.duration_s or '?'} วินาที · {state}"
+            state = RECORDING_STATES.get(recording.state, recording.state)
+            seconds = recording.duration_s or "?"
+            title = _("บันทึกเสียง %(seconds)s วินาที · %(state)s", seconds=seconds, state=state)
             sid = recording.sid if playable else None
             items.append(TimelineItem(recording.created_at, "recording", title, recording_sid=sid))
     return sorted(items, key=lambda item: item.at)
@@ -402,7 +403,7 @@ def agency_respond(referral_id: int) -> ResponseReturnValue:
     target = url_for("console.agency_referral", referral_id=referral_id)
     if action is None:
         return redirect(url_for("console.agency_referral", referral_id=referral_id,
-                                error="โปรดเลือกว่าจะแจ้งความคืบหน้า ตอบ หรือส่งคืนเรื่อง"))  # fmt: skip
+                                error=_("โปรดเลือกว่าจะแจ้งความคืบหน้า ตอบ หรือส่งคืนเรื่อง")))  # fmt: skip
     try:
         action(runtime().uow(), referral_id, request.form.get("text", ""), current_actor())
     except TicketingError as exc:

@@ -228,10 +228,15 @@ def upsert(
     session: Session, target: Any, key: str, values: dict[str, Any], update: list[str]
 ) -> None:
     """Insert a row, or update ``update`` columns of the row with the same unique ``key``."""
+    session.execute(upsert_statement(session, target, key, update), [values])
+
+
+def upsert_statement(session: Session, target: Any, key: str, update: list[str]) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE of ``update``, to execute with rows of values."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(target).values(values)
+    statement = builder(target)
     changes = {column: statement.excluded[column] for column in update}
-    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))
+    return statement.on_conflict_do_update(index_elements=[key], set_=changes)
