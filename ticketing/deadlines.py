@@ -116,11 +116,12 @@ def run_deadline_checks(
         work = _Round(uow.session, now, tz)
         holidays = reference_data(uow).holidays
         horizon = now + timedelta(days=remind_days * 3 + 14)  # wider than any run of holidays
-        for referral in _referrals_due_before(work.session, horizon, reminded=False):
+        # Only deadlines still ahead: past ones are the escalation's (and would crowd the batch).
+        for referral in _referrals_due_before(work.session, horizon, reminded=False, after=now):
             start = reminder_time(referral.due_at, remind_days, holidays, tz)
             if start <= now < referral.due_at:
                 _remind_referral(work, referral)
-        for ticket in _tickets_due_before(work.session, horizon, reminded=False):
+        for ticket in _tickets_due_before(work.session, horizon, reminded=False, after=now):
             assert ticket.due_at is not None  # noqa: S101 - the query asks for a due date
             start = reminder_time(ticket.due_at, remind_days, holidays, tz)
             if start <= now < ticket.due_at:
@@ -135,7 +136,7 @@ def run_deadline_checks(
 
 def _referrals_due_before(
     session: Session, moment: datetime, *, reminded: bool | None = None,
-    escalated: bool | None = None,
+    escalated: bool | None = None, after: datetime | None = None,
 ) -> list[Referral]:  # fmt: skip
     query = (
         select(Referral)
@@ -144,6 +145,8 @@ def _referrals_due_before(
         .where(Referral.status.in_(OPEN_REFERRAL), Referral.due_at <= moment,
                Ticket.is_training.is_(False))
     )  # fmt: skip
+    if after is not None:
+        query = query.where(Referral.due_at > after)
     if reminded is False:
         query = query.where(Referral.reminded_at.is_(None))
     if escalated is False:
@@ -153,12 +156,14 @@ def _referrals_due_before(
 
 def _tickets_due_before(
     session: Session, moment: datetime, *, reminded: bool | None = None,
-    escalated: bool | None = None,
+    escalated: bool | None = None, after: datetime | None = None,
 ) -> list[Ticket]:  # fmt: skip
     query = select(Ticket).where(
         Ticket.due_at.is_not(None), Ticket.due_at <= moment, Ticket.status.in_(UNFINISHED),
         Ticket.is_training.is_(False),
     )  # fmt: skip
+    if after is not None:
+        query = query.where(Ticket.due_at > after)
     if reminded is False:
         query = query.where(Ticket.reminded_at.is_(None))
     if escalated is False:

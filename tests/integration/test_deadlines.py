@@ -186,3 +186,18 @@ def test_the_worker_housekeeper_runs_the_checks(
     assert alerts(database) == [("escalation", supervisor.user_id, None)]
     redis.delete("hotline:lock:deadlines", "hotline:lock:sms", "hotline:lock:sweep")
     del ticket
+
+
+def test_past_deadlines_never_crowd_out_reminders(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ticketing.deadlines.BATCH", 1)
+    agent = make_user(database, "agent")
+    make_user(database, "supervisor", center_code="50")
+    late = open_ticket(UnitOfWork(database), make_draft(), SYSTEM, now=SENT - timedelta(days=40))
+    soon = open_ticket(UnitOfWork(database), make_draft(), SYSTEM, now=SENT)
+    assign(UnitOfWork(database), soon.id, agent.user_id, agent)
+    assert soon.due_at is not None and late.due_at is not None
+    now = reminder_time(soon.due_at, 2, set(), BANGKOK)
+    assert run(database, now) == DeadlineReport(reminded=1, escalated=1, alerts=2, sms=0)
+    assert ("reminder", agent.user_id, None) in alerts(database)
