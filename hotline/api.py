@@ -422,6 +422,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
         "due_at": _iso(ticket.due_at),
+        "overdue": is_overdue(ticket, runtime().clock()),
     }
 
 

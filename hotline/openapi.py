@@ -52,6 +52,7 @@ _TICKET = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": ["string", "null"], "format": "date-time"},
         "due_at": {"type": ["string", "null"], "format": "date-time"},
+        "overdue": {"type": "boolean"},
     },
 }
 _NEW_TICKET = {

@@ -55,6 +55,7 @@ def test_file_a_complaint_from_the_web_and_read_it_back(app: Flask, database: Da
     ticket = created.json["data"]
     assert ticket["channel"] == "web" and ticket["status"] == "received"
     assert ticket["caller_phone_masked"] == "08x xxx 5678"  # personal data masked
+    assert ticket["overdue"] is False and ticket["due_at"].endswith("Z")
     fetched = call(client, "GET", f"/api/v1/tickets/{ticket['number']}", token)
     assert fetched.status_code == 200 and fetched.json["data"]["number"] == ticket["number"]
     moved = call(
