@@ -366,7 +366,8 @@ def agency_referrals() -> ResponseReturnValue:
             select(Ticket).options(joinedload(Ticket.category))
             .where(Ticket.id.in_([r.ticket_id for r in rows]))
         )}  # fmt: skip
-    return render_template("console/referrals.html", referrals=rows, tickets=tickets)
+    return render_template("console/referrals.html", referrals=rows, tickets=tickets,
+                           alerts=_alerts_for(current_actor().user_id or 0))  # fmt: skip
 
 
 @bp.get("/referrals/<int:referral_id>")

@@ -266,7 +266,6 @@ class Alert(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEvent(Base):

@@ -16,6 +16,7 @@ from tests.factories import VALID_CITIZEN_ID, make_agency, make_ticket, make_use
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.integration.test_ticket_services import row_counts
 from ticketing.db import Database, UnitOfWork
+from ticketing.deadlines import reminder_time, run_deadline_checks
 from ticketing.models import Referral, Ticket
 from ticketing.services import change_status, refer
 
@@ -125,3 +126,24 @@ def test_overdue_rows_carry_a_thai_badge(app: Flask, database: Database) -> None
     assert 'class="row-overdue"' in staff.get("/console/").get_data(as_text=True)
     page = staff.get(f"/console/tickets/{ticket.number}").get_data(as_text=True)
     assert page.count("เกินกำหนด") >= 2  # the ticket and its referral
+
+
+def test_deadline_alerts_show_to_the_people_they_are_for(app: Flask, database: Database) -> None:
+    agency = make_agency(database)
+    ticket, referral = referred_to(database, agency.id)
+    officer = make_user(database, "agency", agency_code=agency.code)
+    supervisor = make_user(database, "supervisor", center_code="50")
+    tz = runtime(app).settings.tz
+    start = reminder_time(referral.due_at, 2, set(), tz)
+    run_deadline_checks(UnitOfWork(database), now=start, tz=tz, remind_days=2)
+    run_deadline_checks(UnitOfWork(database), now=referral.due_at + timedelta(hours=1), tz=tz,
+                        remind_days=2)  # fmt: skip
+
+    client = app.test_client()
+    sign_in(client, username_of(database, officer.user_id))
+    listing = client.get("/console/referrals").get_data(as_text=True)
+    assert "ครบกำหนดตอบ" in listing and f'href="/console/referrals/{referral.id}"' in listing
+    staff = app.test_client()
+    sign_in(staff, username_of(database, supervisor.user_id))
+    home = staff.get("/console/").get_data(as_text=True)
+    assert "เกินกำหนด: เรื่อง" in home and f'href="/console/tickets/{ticket.number}"' in home
