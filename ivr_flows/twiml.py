@@ -9,12 +9,12 @@ flows we ship.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
-                               "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"})  # fmt: skip
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_SPECIAL = re.compile('[&<>"\r\n\t]')
+_TEXT_SPECIAL = re.compile("[&<>]")
 
 Value = str | int | bool | None
 
@@ -27,12 +27,26 @@ def _camel(name: str) -> str:
     return first + "".join(part.title() for part in rest)
 
 
+def _text(value: str) -> str:
+    if _TEXT_SPECIAL.search(value) is None:  # the usual case: nothing to escape
+        return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attr(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if _ATTR_SPECIAL.search(text) is None:
+        return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace('"', "&quot;").replace("\r", "&#13;").replace("\n", "&#10;")
+    return text.replace("\t", "&#09;")
+
+
 def _attrs(attrs: dict[str, Value]) -> str:
     pairs = sorted((_camel(k), v) for k, v in attrs.items() if v is not None)
-    return "".join(
-        f' {k}="{str(v).lower() if isinstance(v, bool) else str(v).translate(_ATTR_ESCAPES)}"'
-        for k, v in pairs
-    )
+    return "".join(f' {k}="{_attr(v)}"' for k, v in pairs)
 
 
 class Element:
@@ -43,7 +57,7 @@ class Element:
     def __init__(self, name: str, attrs: dict[str, Value], text: str | None = None) -> None:
         self._name = name
         self._open = f"<{name}{_attrs(attrs)}"
-        self._children: list[str | Element] = [text.translate(_TEXT_ESCAPES)] if text else []
+        self._children: list[str | Element] = [_text(text)] if text else []
 
     def _add(self, name: str, text: str | None = None, **attrs: Value) -> Element:
         child = Element(name, attrs, text)
