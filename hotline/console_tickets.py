@@ -30,7 +30,6 @@ from ticketing.listing import (
     Sort,
     TicketFilter,
     TicketPage,
-    is_overdue,
     list_tickets,
     statuses_from,
 )
@@ -99,8 +98,6 @@ def _render_list(
         statuses=list(TicketStatus),
         assignees=_assignees(),
         sorts=list(Sort),
-        now=runtime().clock(),
-        is_overdue=is_overdue,
         next_url=next_url,
         first_url="?" + urlencode(kept),
         filtered=bool(kept),
@@ -256,7 +253,6 @@ def ticket_refer(number: str) -> ResponseReturnValue:
             current_actor(),
             note=note,
             tz=runtime().settings.tz,
-            now=runtime().clock(),
         ),
     )
 

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from ticketing.deadlines import overdue_tickets
 from ticketing.errors import ValidationError
 from ticketing.models import Ticket
 from ticketing.search import MIN_TERM_LENGTH, like_pattern, search_terms, short_terms
-from ticketing.statuses import FINISHED, TicketStatus
+from ticketing.statuses import TicketStatus
 
 PAGE_SIZE = 50
 UNASSIGNED: Literal["none"] = "none"
@@ -114,14 +115,6 @@ def list_tickets(
     return TicketPage(tickets, _cursor_after(tickets[-1], sort) if more else None, terms)
 
 
-def is_overdue(ticket: Ticket, now: datetime) -> bool:
-    return (
-        ticket.due_at is not None
-        and ticket.due_at < now
-        and TicketStatus(ticket.status) not in FINISHED
-    )
-
-
 def _filtered(
     filters: TicketFilter, terms: list[str], now: datetime, tz: ZoneInfo
 ) -> Select[Ticket]:
@@ -141,8 +134,7 @@ def _filtered(
     elif filters.assignee is not None:
         conditions.append(Ticket.assignee_id == filters.assignee)
     if filters.overdue:
-        conditions.append(Ticket.due_at < now)
-        conditions.append(Ticket.status.not_in([s.value for s in FINISHED]))
+        conditions.append(overdue_tickets(now))
     conditions.extend(Ticket.search_text.like(like_pattern(t), escape="\\") for t in terms)
     return select(Ticket).where(*conditions)
 

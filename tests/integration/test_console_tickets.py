@@ -62,7 +62,7 @@ def test_the_list_searches_masks_and_marks_overdue_rows(app: Flask, database: Da
     assert "0812345678" not in listed and "081 234 5678" not in listed
     assert "08x xxx 5678" in listed  # phone masked
     assert "1101700207030" not in listed and "x-xxxx-xxxx7-03-0" in listed  # citizen ID masked
-    assert listed.count('class="overdue"') == 1 and "เกินกำหนด" in listed
+    assert listed.count('class="row-overdue"') == 1 and "เกินกำหนด" in listed
     assert 'class="status status-received"' in listed
 
     searched = page_of(client, "/console/tickets?q=ประปา")
