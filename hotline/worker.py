@@ -79,8 +79,12 @@ class CallLogFlusher(threading.Thread):
         self.join(timeout=30)
 
 
+METRICS_EVERY_S = 60
+
+
 class Housekeeper(threading.Thread):
-    """Every 10 s: send waiting SMS, re-enqueue stuck recordings; daily: purge expired audio.
+    """Every 10 s: send waiting SMS, re-enqueue stuck recordings; every minute: metric rollups;
+    daily: purge expired audio.
 
     Runs in every worker; a Redis lock per task makes one process do each round.
     """
@@ -99,6 +103,7 @@ class Housekeeper(threading.Thread):
     def round(self) -> None:
         rt = runtime(self._app)
         assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
+        from hotline.metrics.service import refresh_rollups
         from hotline.notifications import send_pending
         from hotline.recording_jobs import purge, sweep
 
@@ -107,6 +112,8 @@ class Housekeeper(threading.Thread):
                 send_pending(rt)
             if rt.redis.set("hotline:lock:sweep", "1", nx=True, ex=int(self._interval)):
                 sweep(rt)
+            if rt.redis.set("hotline:lock:metrics", "1", nx=True, ex=METRICS_EVERY_S):
+                refresh_rollups(rt)
             days = rt.settings.recording_retention_days
             if days and rt.redis.set("hotline:lock:purge", "1", nx=True, ex=24 * 3600):
                 report = purge(rt, days)

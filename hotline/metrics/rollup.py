@@ -91,6 +91,14 @@ def rebuild_day(
     session.flush()
 
 
+def forget(database: Database) -> None:
+    """Drop every rollup, so the next refresh rebuilds all days (after a threshold change)."""
+    with UnitOfWork(database) as uow:
+        for model in (CallRollup, FunnelRollup, AgentRollup, RollupState):
+            uow.session.execute(delete(model))
+        uow.commit()
+
+
 def covered_until(session: Session) -> datetime | None:
     state = session.get(RollupState, STATE_ID)
     return state.covered_until if state else None

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+
 from config import Settings
 from hotline.metrics import figures
 from hotline.metrics.accumulate import Sums
@@ -51,9 +53,9 @@ class Period:
     @classmethod
     def of(cls, first: date, last: date, tz: ZoneInfo) -> Period:
         if last < first:
-            raise MetricsInputError("วันที่สิ้นสุดต้องไม่ก่อนวันที่เริ่มต้น")
+            raise MetricsInputError(_("วันที่สิ้นสุดต้องไม่ก่อนวันที่เริ่มต้น"))
         if (last - first).days >= MAX_RANGE_DAYS:
-            raise MetricsInputError("ช่วงวันที่ยาวเกิน 2 ปี")
+            raise MetricsInputError(_("ช่วงวันที่ยาวเกิน 2 ปี"))
         start = datetime.combine(first, time(), tz)
         end = datetime.combine(last + timedelta(days=1), time(), tz)
         return cls(first, last, start, end)
@@ -65,7 +67,7 @@ def parse_date(value: str | None, default: date) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise MetricsInputError(f"วันที่ไม่ถูกต้อง: {value}") from exc
+        raise MetricsInputError(_("วันที่ไม่ถูกต้อง: %(value)s", value=value)) from exc
 
 
 def call_sums(rt: Runtime, period: Period) -> Sums:
