@@ -68,6 +68,9 @@ def test_production_lists_all_missing_secrets_at_once() -> None:
         ("RECORDING_MAX_SECONDS", "5"),
         ("TWILIO_SIGNATURE_CHECK", "maybe"),
         ("LOG_FORMAT", "xml"),
+        ("METRICS_SERVICE_LEVEL_S", "0"),
+        ("METRICS_SHORT_ABANDON_S", "61"),
+        ("METRICS_SL_ABANDONS", "sometimes"),
     ],
 )
 def test_wrong_values_fail_naming_the_variable(name: str, value: str) -> None:
@@ -84,3 +87,13 @@ def test_signature_check_may_be_off_only_when_embedded() -> None:
 def test_s3_backend_needs_a_bucket() -> None:
     with pytest.raises(SettingsError, match="S3_BUCKET"):
         Settings.from_env({"RECORDINGS_BACKEND": "s3"})
+
+
+def test_metrics_thresholds_default_to_the_industry_convention_and_can_be_set() -> None:
+    defaults = Settings()
+    assert (defaults.metrics_service_level_s, defaults.metrics_short_abandon_s) == (20, 5)
+    assert defaults.metrics_sl_abandons == "count_against"
+    chosen = Settings.from_env({"METRICS_SERVICE_LEVEL_S": "30", "METRICS_SHORT_ABANDON_S": "0",
+                                "METRICS_SL_ABANDONS": "ignore"})  # fmt: skip
+    assert (chosen.metrics_service_level_s, chosen.metrics_short_abandon_s) == (30, 0)
+    assert chosen.metrics_sl_abandons == "ignore"
