@@ -1,4 +1,5 @@
-"""Summing call facts into half-hour buckets, the daily IVR funnel and daily agent figures.
+"""Summing call facts: per bucket (a half-hour or a local day), per IVR node, per agent, and
+calls per local weekday-hour (the heatmap).
 
 The same :class:`Sums` is filled from raw calls (:func:`raw_sums`), written to and read back from
 the rollup tables (:mod:`hotline.metrics.rollup`), so "rollups equal raw" is a plain comparison.
@@ -45,23 +46,27 @@ def day_of(moment: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def week_hour(moment: datetime, tz: ZoneInfo) -> int:
+    """Local weekday (Monday 0) × 24 + local hour: the heatmap's cell."""
+    local = moment.astimezone(tz)
+    return local.weekday() * 24 + local.hour
+
+
 @dataclass
 class Sums:
     buckets: dict[datetime, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    funnel: dict[tuple[datetime, str], Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
-    agents: dict[tuple[datetime, int], Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
+    funnel: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    agents: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    week_hours: Counter[int] = field(default_factory=Counter)
 
     def add_call(self, started_at: datetime, facts: CallFacts, tz: ZoneInfo) -> None:
+        """Add one call; ``buckets`` get half-hours (readers may regroup them by day)."""
         self.add_bucket(bucket_of(started_at), {f: getattr(facts, f) for f in COUNT_FIELDS})
-        day = day_of(started_at, tz)
+        self.week_hours[week_hour(started_at, tz)] += facts.calls
         for (node, what), count in facts.funnel.items():
-            self.funnel[(day, node)][what] += count
+            self.funnel[node][what] += count
         if facts.handled:
-            agent = self.agents[(day, facts.agent_id or 0)]
+            agent = self.agents[facts.agent_id or 0]
             agent["handled"] += facts.handled
             agent["handle_s"] += facts.handle_s
 
@@ -80,6 +85,7 @@ class Sums:
             self.funnel[node_key].update(node_counts)
         for agent_key, agent_counts in other.agents.items():
             self.agents[agent_key].update(agent_counts)
+        self.week_hours.update(other.week_hours)
 
     def totals(self) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -94,10 +100,15 @@ class Sums:
             "buckets": {k: _nonzero(v) for k, v in sorted(self.buckets.items()) if _nonzero(v)},
             "funnel": {k: _nonzero(v) for k, v in sorted(self.funnel.items()) if _nonzero(v)},
             "agents": {k: _nonzero(v) for k, v in sorted(self.agents.items()) if _nonzero(v)},
+            "week_hours": _nonzero_keys(self.week_hours),
         }
 
 
 def _nonzero(counts: Counter[str]) -> dict[str, int]:
+    return {k: v for k, v in sorted(counts.items()) if v}
+
+
+def _nonzero_keys(counts: Counter[int]) -> dict[int, int]:
     return {k: v for k, v in sorted(counts.items()) if v}
 
 

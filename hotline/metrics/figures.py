@@ -94,27 +94,17 @@ def series(sums: Sums, interval: str, tz: ZoneInfo) -> list[tuple[datetime, Coun
     return sorted(periods.items())
 
 
-def heatmap(sums: Sums, tz: ZoneInfo) -> list[list[int]]:
+def heatmap(sums: Sums) -> list[list[int]]:
     """Calls by local weekday (Monday first) × hour of day."""
-    grid = [[0] * 24 for _ in range(7)]
-    for bucket, counts in sums.buckets.items():
-        local = bucket.astimezone(tz)
-        grid[local.weekday()][local.hour] += counts.get("calls", 0)
-    return grid
+    return [[sums.week_hours[day * 24 + hour] for hour in range(24)] for day in range(7)]
 
 
 def funnel(sums: Sums) -> list[tuple[str, dict[str, int]]]:
-    """Per IVR node, summed over the days; the busiest node first."""
-    nodes: dict[str, Counter[str]] = {}
-    for (_day, node), counts in sums.funnel.items():
-        nodes.setdefault(node, Counter()).update(counts)
-    rows = [(node, {f: counts[f] for f in FUNNEL_FIELDS}) for node, counts in nodes.items()]
+    """Per IVR node; the busiest node first."""
+    rows = [(node, {f: counts[f] for f in FUNNEL_FIELDS}) for node, counts in sums.funnel.items()]
     return sorted(rows, key=lambda row: (-row[1]["entered"], row[0]))
 
 
 def agents(sums: Sums) -> dict[int, tuple[int, float | None]]:
     """agent id → (calls handled, AHT in seconds); id 0 gathers calls without an agent."""
-    totals: dict[int, Counter[str]] = {}
-    for (_day, agent), counts in sums.agents.items():
-        totals.setdefault(agent, Counter()).update(counts)
-    return {a: (c["handled"], ratio(c["handle_s"], c["handled"])) for a, c in totals.items()}
+    return {a: (c["handled"], ratio(c["handle_s"], c["handled"])) for a, c in sums.agents.items()}

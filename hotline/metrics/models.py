@@ -20,6 +20,9 @@ class CallRollup(Base):
     __tablename__ = "metric_call_rollups"
 
     bucket_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    # Computed in Python at rollup time, so long ranges group in SQL without time-zone functions.
+    local_day: Mapped[datetime] = mapped_column(UTCDateTime())
+    week_hour: Mapped[int] = mapped_column(Integer)
     calls: Mapped[int] = mapped_column(Integer, default=0)
     offered: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)

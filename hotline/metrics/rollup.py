@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call
-from hotline.metrics.accumulate import Sums, day_of, raw_sums
-from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, Rules
+from hotline.metrics.accumulate import Sums, day_of, raw_sums, week_hour
+from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, MAX_FIELDS, Rules
 from hotline.metrics.models import AgentRollup, CallRollup, FunnelRollup, RollupState
 from ticketing.db import Database, UnitOfWork
 
@@ -77,16 +77,17 @@ def rebuild_day(
     session.execute(delete(FunnelRollup).where(FunnelRollup.day_start == day))
     session.execute(delete(AgentRollup).where(AgentRollup.day_start == day))
     session.add_all(
-        CallRollup(bucket_start=bucket, **{f: counts[f] for f in COUNT_FIELDS})
+        CallRollup(bucket_start=bucket, local_day=day, week_hour=week_hour(bucket, tz),
+                   **{f: counts[f] for f in COUNT_FIELDS})
         for bucket, counts in sums.buckets.items()
+    )  # fmt: skip
+    session.add_all(
+        FunnelRollup(day_start=day, node=node, **{f: counts[f] for f in FUNNEL_FIELDS})
+        for node, counts in sums.funnel.items()
     )
     session.add_all(
-        FunnelRollup(day_start=d, node=node, **{f: counts[f] for f in FUNNEL_FIELDS})
-        for (d, node), counts in sums.funnel.items()
-    )
-    session.add_all(
-        AgentRollup(day_start=d, agent_id=agent, handled=c["handled"], handle_s=c["handle_s"])
-        for (d, agent), c in sums.agents.items()
+        AgentRollup(day_start=day, agent_id=agent, handled=c["handled"], handle_s=c["handle_s"])
+        for agent, c in sums.agents.items()
     )
     session.flush()
 
@@ -104,15 +105,25 @@ def covered_until(session: Session) -> datetime | None:
     return state.covered_until if state else None
 
 
-def read_sums(session: Session, start: datetime, end: datetime, rules: Rules, tz: ZoneInfo) -> Sums:
+def read_sums(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    rules: Rules,
+    tz: ZoneInfo,
+    *,
+    by_day: bool = False,
+) -> Sums:
     """Figures for calls started in [start, end): rollups, plus the raw tail after them.
 
-    ``start`` and ``end`` are local midnights, so whole half-hours and whole days.
+    ``start`` and ``end`` are local midnights, so whole half-hours and whole days. ``by_day``
+    returns one bucket per local day instead of per half-hour: what long ranges need, summed by
+    the database. The raw tail keeps half-hours; its buckets fold into the day on display.
     """
     sums = Sums()
     since = covered_until(session)
     if since is not None:
-        _read_rollups(session, sums, start, end)
+        _read_rollups(session, sums, start, end, by_day)
     tail = Call.started_at >= start
     tail &= Call.started_at < end
     if since is not None:
@@ -121,27 +132,29 @@ def read_sums(session: Session, start: datetime, end: datetime, rules: Rules, tz
     return sums
 
 
-def _read_rollups(session: Session, sums: Sums, start: datetime, end: datetime) -> None:
-    columns = [getattr(CallRollup, f) for f in COUNT_FIELDS]
-    rows = session.execute(
-        select(CallRollup.bucket_start, *columns).where(
-            CallRollup.bucket_start >= start, CallRollup.bucket_start < end
+def _read_rollups(
+    session: Session, sums: Sums, start: datetime, end: datetime, by_day: bool
+) -> None:
+    in_range = (CallRollup.bucket_start >= start) & (CallRollup.bucket_start < end)
+    key = CallRollup.local_day if by_day else CallRollup.bucket_start
+    totals = [
+        (func.max if f in MAX_FIELDS else func.sum)(getattr(CallRollup, f)) for f in COUNT_FIELDS
+    ]
+    for bucket, *values in session.execute(select(key, *totals).where(in_range).group_by(key)):
+        sums.add_bucket(bucket, dict(zip(COUNT_FIELDS, (int(v or 0) for v in values), strict=True)))
+    hours = select(CallRollup.week_hour, func.sum(CallRollup.calls)).where(in_range)
+    for cell, calls in session.execute(hours.group_by(CallRollup.week_hour)):
+        sums.week_hours[cell] += int(calls or 0)
+    days = (FunnelRollup.day_start >= start) & (FunnelRollup.day_start < end)
+    funnel = [func.sum(getattr(FunnelRollup, f)) for f in FUNNEL_FIELDS]
+    for node, *values in session.execute(
+        select(FunnelRollup.node, *funnel).where(days).group_by(FunnelRollup.node)
+    ):
+        sums.funnel[node].update(
+            dict(zip(FUNNEL_FIELDS, (int(v or 0) for v in values), strict=True))
         )
-    )
-    for bucket, *values in rows:
-        sums.add_bucket(bucket, dict(zip(COUNT_FIELDS, values, strict=True)))
-    funnel_columns = [getattr(FunnelRollup, f) for f in FUNNEL_FIELDS]
-    funnel = session.execute(
-        select(FunnelRollup.day_start, FunnelRollup.node, *funnel_columns).where(
-            FunnelRollup.day_start >= start, FunnelRollup.day_start < end
-        )
-    )
-    for day, node, *values in funnel:
-        sums.funnel[(day, node)].update(dict(zip(FUNNEL_FIELDS, values, strict=True)))
-    agents = session.execute(
-        select(AgentRollup.day_start, AgentRollup.agent_id, AgentRollup.handled,
-               AgentRollup.handle_s)
-        .where(AgentRollup.day_start >= start, AgentRollup.day_start < end)
-    )  # fmt: skip
-    for day, agent, handled, handle_s in agents:
-        sums.agents[(day, agent)].update({"handled": handled, "handle_s": handle_s})
+    agent_days = (AgentRollup.day_start >= start) & (AgentRollup.day_start < end)
+    agents = select(AgentRollup.agent_id, func.sum(AgentRollup.handled),
+                    func.sum(AgentRollup.handle_s)).where(agent_days)  # fmt: skip
+    for agent, handled, handle_s in session.execute(agents.group_by(AgentRollup.agent_id)):
+        sums.agents[agent].update({"handled": int(handled or 0), "handle_s": int(handle_s or 0)})

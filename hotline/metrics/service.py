@@ -70,10 +70,15 @@ def parse_date(value: str | None, default: date) -> date:
         raise MetricsInputError(_("วันที่ไม่ถูกต้อง: %(value)s", value=value)) from exc
 
 
-def call_sums(rt: Runtime, period: Period) -> Sums:
+def call_sums(rt: Runtime, period: Period, *, by_day: bool = False) -> Sums:
     with rt.uow() as uow:
         return read_sums(
-            uow.session, period.start, period.end, rules_for(rt.settings), rt.settings.tz
+            uow.session,
+            period.start,
+            period.end,
+            rules_for(rt.settings),
+            rt.settings.tz,
+            by_day=by_day,
         )
 
 

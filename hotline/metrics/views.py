@@ -33,11 +33,12 @@ from hotline.metrics.service import (
     today,
 )
 from hotline.runtime import Runtime, runtime
-from ticketing.models import Agency, Category, Center, Role, User
+from ticketing.models import Agency, Category, Center, CenterKind, Role, User
 from ticketing.statuses import STATUS_TEXT
 
 bp = Blueprint("metrics", __name__, url_prefix="/console")
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+MAX_HOURLY_DAYS = 31
 WEEKDAYS = (_l("จ."), _l("อ."), _l("พ."), _l("พฤ."), _l("ศ."), _l("ส."), _l("อา."))
 
 
@@ -66,6 +67,8 @@ def _filters(rt: Runtime, user: User) -> Filters:
     interval = args.get("interval", "day")
     if interval not in figures.INTERVALS:
         raise MetricsInputError(_("ช่วงเวลาต้องเป็นรายชั่วโมง รายวัน หรือรายสัปดาห์"))
+    if interval == "hour" and (last - first).days >= MAX_HOURLY_DAYS:
+        raise MetricsInputError(_("แสดงรายชั่วโมงได้ไม่เกิน %(days)s วัน", days=MAX_HOURLY_DAYS))
     center = args.get("center") or None
     if center is not None and not center.isdigit():
         raise MetricsInputError(_("ไม่พบศูนย์ที่เลือก"))
@@ -110,8 +113,8 @@ def dashboard(rt: Runtime, user: User, filters: Filters) -> ResponseReturnValue:
     board = _build(rt, filters)
     return render_template(
         "metrics/dashboard.html", board=board, filters=filters, args=filters.query_args(),
-        centers=_centers(rt), provinces=_province_names(), intervals=_interval_names(),
-        sl_rule=_sl_rule_text(rt), settings=rt.settings,
+        centers=_centers(rt, pickable=True), provinces=_province_names(),
+        intervals=_interval_names(), sl_rule=_sl_rule_text(rt), settings=rt.settings,
     )  # fmt: skip
 
 
@@ -149,10 +152,10 @@ def _build(rt: Runtime, filters: Filters) -> Board:
     tables: dict[str, Table] = {}
     calls, series, grid, funnel = None, [], [[0] * 24 for _ in range(7)], []
     if filters.agency_id is None:
-        sums = call_sums(rt, filters.period)
+        sums = call_sums(rt, filters.period, by_day=filters.interval != "hour")
         calls = call_figures(rt, sums)
         series = _series(rt, sums, filters.interval)
-        grid, funnel = figures.heatmap(sums, rt.settings.tz), figures.funnel(sums)
+        grid, funnel = figures.heatmap(sums), figures.funnel(sums)
         tables["calls"] = _series_table(series)
         tables["heatmap"] = _heatmap_table(grid)
         tables["funnel"] = _funnel_table(funnel)
@@ -262,10 +265,13 @@ def _referral_table(agencies: dict[int, str], rows: list[tickets.Turnaround]) ->
     return Table("referrals", _("ระยะเวลาตอบกลับของหน่วยงาน"), headers, body)
 
 
-def _centers(rt: Runtime) -> list[tuple[int, str]]:
+def _centers(rt: Runtime, *, pickable: bool = False) -> list[tuple[int, str]]:
+    """(id, name) of centers by code; ``pickable``: the central and provincial ones only."""
+    query = select(Center.id, Center.name_th, Center.name_en).order_by(Center.code)
+    if pickable:
+        query = query.where(Center.kind != CenterKind.DISTRICT)
     with rt.uow() as uow:
-        centers = uow.session.scalars(select(Center).order_by(Center.code))
-        return [(c.id, localized(c.name_th, c.name_en)) for c in centers]
+        return [(id_, localized(th, en)) for id_, th, en in uow.session.execute(query)]
 
 
 def _category_names(rt: Runtime) -> dict[Any, str]:

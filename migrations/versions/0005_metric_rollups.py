@@ -34,6 +34,8 @@ def upgrade() -> None:
     op.create_table(
         "metric_call_rollups",
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("local_day", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("week_hour", sa.Integer(), nullable=False),
         *_counts(CALL_COUNTS),
         sa.PrimaryKeyConstraint("bucket_start", name=op.f("pk_metric_call_rollups")),
     )

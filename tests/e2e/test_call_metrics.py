@@ -48,7 +48,7 @@ def test_webhook_calls_become_the_expected_figures(
     assert totals["contained"] == 1 and totals["abandoned_ivr"] == 1
     assert totals["survey_responses"] == 2 and totals["survey_satisfied"] == 2  # both said 4
     assert totals["repeat_calls"] == 4  # one simulated caller phoned five times
-    funnel = {node: counts for (_day, node), counts in sums.funnel.items()}
+    funnel = sums.funnel
     assert funnel["main_menu"]["entered"] == 5 and funnel["main_menu"]["to_agent"] == 3
     assert funnel["main_menu"]["hung_up"] == 1
 

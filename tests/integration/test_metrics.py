@@ -76,7 +76,7 @@ def test_rates_and_averages(database: Database) -> None:
 def test_heatmap_and_series_use_local_time(database: Database) -> None:
     load(database, None)
     sums = raw(database)
-    grid = figures.heatmap(sums, TZ)
+    grid = figures.heatmap(sums)
     assert grid[0][9] == 5 and grid[0][10] == 1  # Monday 09:00 and 10:00 in Bangkok
     by_hour = figures.series(sums, "hour", TZ)
     assert [(start.hour, counts["calls"]) for start, counts in by_hour] == [(9, 5), (10, 1)]
@@ -111,3 +111,19 @@ def test_calls_ending_after_the_rollup_come_from_the_tail(database: Database) ->
     assert sums.normalised() == raw(database).normalised()
     refresh(database, RULES, TZ, T0 + timedelta(hours=3))
     assert rolled(database).normalised() == raw(database).normalised()
+
+
+def test_long_ranges_read_whole_days_summed_by_the_database(database: Database) -> None:
+    load(database, None)
+    add_call(database, "CA-next-day", T0 + timedelta(days=1), queue(8, "connect"), end_after=60,
+             number="+66855555555")  # fmt: skip
+    refresh(database, RULES, TZ, T0 + timedelta(days=2))
+    with UnitOfWork(database) as uow:
+        by_day = read_sums(uow.session, DAY_START, DAY_END + timedelta(days=1), RULES, TZ,
+                           by_day=True)  # fmt: skip
+    assert sorted(by_day.buckets) == [DAY_START, DAY_END]  # one bucket per local day
+    exact = raw(database)
+    assert by_day.totals() == exact.totals()
+    assert figures.series(by_day, "day", TZ) == figures.series(exact, "day", TZ)
+    assert figures.heatmap(by_day) == figures.heatmap(exact)
+    assert figures.funnel(by_day) == figures.funnel(exact)

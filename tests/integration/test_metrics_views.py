@@ -75,7 +75,9 @@ def test_tables_export_as_csv_and_xlsx(app: Flask, database: Database) -> None:
 @pytest.mark.parametrize(
     "query",
     [{"interval": "month"}, {"from": "2026-13-01"}, {"from": "2026-11-02", "to": "2026-11-01"},
-     {"province": "99"}, {"center": "x"}, {"from": "2020-01-01", "to": "2026-01-01"}],
+     {"province": "99"},
+     {"interval": "hour", "from": "2026-01-01", "to": "2026-03-01"}, {"center": "x"},
+     {"from": "2020-01-01", "to": "2026-01-01"}],
 )  # fmt: skip
 def test_bad_filters_are_refused_with_400(
     app: Flask, database: Database, query: dict[str, str]
