@@ -56,7 +56,7 @@ def live_queue(session: Session, now: datetime, since: datetime) -> tuple[int, i
         select(func.count(), func.min(CallEvent.at))
         .join(Call, Call.id == CallEvent.call_id)
         .where(CallEvent.kind == "enqueue", CallEvent.at >= since, Call.ended_at.is_(None),
-               ~left_queue)
+               Call.is_training.is_(False), ~left_queue)
     ).one()  # fmt: skip
     finished = exists().where(and_(done.call_id == CallEvent.call_id, done.kind == "complete"))
     on_call = session.scalar(
@@ -64,7 +64,7 @@ def live_queue(session: Session, now: datetime, since: datetime) -> tuple[int, i
         .select_from(CallEvent)
         .join(Call, Call.id == CallEvent.call_id)
         .where(CallEvent.kind == "connect", CallEvent.at >= since, Call.ended_at.is_(None),
-               ~finished)
+               Call.is_training.is_(False), ~finished)
     )  # fmt: skip
     count, oldest = waiting
     longest = int((now - oldest).total_seconds()) if oldest is not None else 0
