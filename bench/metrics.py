@@ -231,9 +231,13 @@ def main() -> None:
     app = create_app(settings)
     rt = runtime(app)
     begun = time.perf_counter()
-    with tqdm(total=1, desc="rollups", file=sys.stderr) as bar:
-        report = refresh_rollups(rt)
-        bar.update(1)
+    with tqdm(total=DAYS + 1, desc="rollup days", file=sys.stderr) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = refresh_rollups(rt, advance)
     rollup_s = time.perf_counter() - begun
     client = app.test_client()
     page = client.get("/auth/login").get_data(as_text=True)

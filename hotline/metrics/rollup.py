@@ -10,6 +10,7 @@ only the calls that ended after ``covered_until`` — minutes of data, never a l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,8 +39,17 @@ def next_day(day: datetime, tz: ZoneInfo) -> datetime:
     return day_of(day + timedelta(hours=26), tz)  # safe across 23- and 25-hour days
 
 
-def refresh(database: Database, rules: Rules, tz: ZoneInfo, now: datetime) -> RefreshReport:
-    """Bring the rollups up to ``now`` minus a settling minute; one transaction per day."""
+def refresh(
+    database: Database,
+    rules: Rules,
+    tz: ZoneInfo,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> RefreshReport:
+    """Bring the rollups up to ``now`` minus a settling minute; one transaction per day.
+
+    ``progress(done, total)`` is told after each day (the benchmark draws a bar with it).
+    """
     until = now - SETTLE
     with UnitOfWork(database) as uow:
         since = covered_until(uow.session)
@@ -49,10 +59,12 @@ def refresh(database: Database, rules: Rules, tz: ZoneInfo, now: datetime) -> Re
         if since is not None:
             query = query.where(Call.ended_at >= since)
         days = sorted({day_of(started, tz) for started in uow.session.scalars(query)})
-    for day in days:
+    for done, day in enumerate(days, start=1):
         with UnitOfWork(database) as uow:
             rebuild_day(uow.session, day, until, rules, tz)
             uow.commit()
+        if progress is not None:
+            progress(done, len(days))
     with UnitOfWork(database) as uow:
         state = uow.session.get(RollupState, STATE_ID)
         if state is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -36,9 +37,11 @@ def rules_for(settings: Settings) -> Rules:
     )
 
 
-def refresh_rollups(rt: Runtime) -> RefreshReport:
+def refresh_rollups(
+    rt: Runtime, progress: Callable[[int, int], None] | None = None
+) -> RefreshReport:
     with _refresh_lock:
-        return refresh(rt.db, rules_for(rt.settings), rt.settings.tz, rt.clock())
+        return refresh(rt.db, rules_for(rt.settings), rt.settings.tz, rt.clock(), progress)
 
 
 @dataclass(frozen=True, slots=True)
