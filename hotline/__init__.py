@@ -54,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.health import bp as health_bp
     from hotline.i18n import init_i18n
     from hotline.messaging import init_messaging
+    from hotline.metrics.views import init_metrics
     from hotline.open311 import init_open311
     from hotline.runtime import runtime
     from hotline.simulator_media import init_simulator_media
@@ -65,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(console_bp)
     init_voice(app, runtime(app))
     init_messaging(app)
+    init_metrics(app)
     init_api(app)
     init_open311(app)
     init_simulator_media(app)

@@ -150,6 +150,27 @@ def demo_data(tickets: int, days: int, seed: int, if_empty: bool) -> None:
     click.echo(f"demo users (password {DEMO_PASSWORD}): " + ", ".join(summary.usernames))
 
 
+@main.group()
+def metrics() -> None:
+    """Supervisor metrics."""
+
+
+@metrics.command("rollup")
+@click.option("--rebuild", is_flag=True, help="Forget the rollups and rebuild every day.")
+def metrics_rollup(rebuild: bool) -> None:
+    """Bring the metric rollups up to date (the worker does this every minute)."""
+    from hotline.metrics.rollup import forget
+    from hotline.metrics.service import refresh_rollups
+
+    rt = _runtime()
+    if rebuild:
+        forget(rt.db)
+    report = refresh_rollups(rt)
+    click.echo(
+        f"metrics rollup: {report.days} day(s) rebuilt, covered until {report.covered_until}"
+    )
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hotline.calllog
+import hotline.metrics.models
 import recordings.models
 import ticketing.models
 from ticketing.db import Base
@@ -12,4 +13,4 @@ metadata = Base.metadata
 __all__ = ["metadata"]
 
 # Imported for their side effect of registering tables on Base.metadata.
-_MODEL_MODULES = (ticketing.models, hotline.calllog, recordings.models)
+_MODEL_MODULES = (ticketing.models, hotline.calllog, hotline.metrics.models, recordings.models)

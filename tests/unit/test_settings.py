@@ -71,6 +71,9 @@ def test_production_lists_all_missing_secrets_at_once() -> None:
         ("DEADLINE_REMINDER_DAYS", "0"),
         ("DEADLINE_REMINDER_DAYS", "soon"),
         ("OPEN311_PUBLIC_READ", "perhaps"),
+        ("METRICS_SERVICE_LEVEL_S", "0"),
+        ("METRICS_SHORT_ABANDON_S", "61"),
+        ("METRICS_SL_ABANDONS", "sometimes"),
     ],
 )
 def test_wrong_values_fail_naming_the_variable(name: str, value: str) -> None:
@@ -94,3 +97,13 @@ def test_deadline_and_open311_settings() -> None:
     assert defaults.deadline_reminder_days == 2 and defaults.open311_public_read is False
     changed = Settings.from_env({"DEADLINE_REMINDER_DAYS": "3", "OPEN311_PUBLIC_READ": "true"})
     assert changed.deadline_reminder_days == 3 and changed.open311_public_read is True
+
+
+def test_metrics_thresholds_default_to_the_industry_convention_and_can_be_set() -> None:
+    defaults = Settings()
+    assert (defaults.metrics_service_level_s, defaults.metrics_short_abandon_s) == (20, 5)
+    assert defaults.metrics_sl_abandons == "count_against"
+    chosen = Settings.from_env({"METRICS_SERVICE_LEVEL_S": "30", "METRICS_SHORT_ABANDON_S": "0",
+                                "METRICS_SL_ABANDONS": "ignore"})  # fmt: skip
+    assert (chosen.metrics_service_level_s, chosen.metrics_short_abandon_s) == (30, 0)
+    assert chosen.metrics_sl_abandons == "ignore"
