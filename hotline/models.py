@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hotline.agent_models
 import hotline.calllog
 import recordings.models
 import ticketing.models
@@ -12,4 +13,4 @@ metadata = Base.metadata
 __all__ = ["metadata"]
 
 # Imported for their side effect of registering tables on Base.metadata.
-_MODEL_MODULES = (ticketing.models, hotline.calllog, recordings.models)
+_MODEL_MODULES = (ticketing.models, hotline.calllog, hotline.agent_models, recordings.models)
