@@ -87,7 +87,7 @@ class WaitingCaller:
     masked_phone: str
     queued_at: datetime
     wait_s: int
-    category: str | None
+    category: tuple[str, str | None] | None
     choices: list[tuple[str, str]]  # (menu node, key pressed), in order
     earlier_tickets: int
     simulated: bool
@@ -168,8 +168,10 @@ def _menu_paths(session: Session, sids: Sequence[str]) -> dict[str, list[tuple[s
     return paths
 
 
-def _category_names(session: Session) -> dict[str, str]:
-    return {code: name for code, name in session.execute(select(Category.code, Category.name_th))}
+def _category_names(session: Session) -> dict[str, tuple[str, str | None]]:
+    """code → (Thai name, English name)."""
+    rows = session.execute(select(Category.code, Category.name_th, Category.name_en))
+    return {code: (th, en) for code, th, en in rows}
 
 
 # Agent states ------------------------------------------------------------------------------
@@ -376,7 +378,7 @@ def wrap_up(database: Database, user_id: int, disposition: str, now: datetime) -
 class ScreenPop:
     call_sid: str
     phone: str
-    category: str | None
+    category: tuple[str, str | None] | None
     choices: dict[str, str]
     path: list[tuple[str, str]]
     earlier_calls: list[dict[str, Any]]
@@ -399,7 +401,9 @@ def screen_pop(database: Database, call_sid: str, limit: int = 5) -> ScreenPop |
             .limit(limit)
         ).all()
         tickets = session.execute(
-            select(Ticket.number, Ticket.status, Ticket.created_at, Category.name_th)
+            select(
+                Ticket.number, Ticket.status, Ticket.created_at, Category.name_th, Category.name_en
+            )
             .join(Category, Category.id == Ticket.category_id)
             .where(Ticket.caller_phone == phone)
             .order_by(Ticket.created_at.desc())
@@ -417,7 +421,12 @@ def screen_pop(database: Database, call_sid: str, limit: int = 5) -> ScreenPop |
             {"sid": c.call_sid, "at": c.started_at, "outcome": c.outcome} for c in calls
         ],
         tickets=[
-            {"number": t.number, "status": t.status, "at": t.created_at, "category": t.name_th}
+            {
+                "number": t.number,
+                "status": t.status,
+                "at": t.created_at,
+                "category": (t.name_th, t.name_en),
+            }
             for t in tickets
         ],
         simulated=entry.simulated,

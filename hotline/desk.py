@@ -169,7 +169,7 @@ def queue_snapshot() -> dict[str, Any]:
     now = rt.clock()
     callers = [
         {"sid": c.call_sid, "phone": c.masked_phone, "wait_s": c.wait_s,
-         "since": be_datetime(c.queued_at), "category": c.category,
+         "since": be_datetime(c.queued_at), "category": c.category and localized(*c.category),
          "path": " › ".join(f"{node} {key}" for node, key in c.choices),
          "tickets": c.earlier_tickets, "simulated": c.simulated}
         for c in waiting_callers(rt.db, now)
@@ -198,14 +198,14 @@ def _pop_json(pop: Any) -> dict[str, Any]:
     return {
         "call_sid": pop.call_sid,
         "phone": format_phone_display(pop.phone) if pop.phone.startswith("+") else pop.phone,
-        "category": pop.category,
+        "category": pop.category and localized(*pop.category),
         "path": " › ".join(f"{node} {key}" for node, key in pop.path),
         "postal_code": pop.choices.get("postal_code", ""),
         "simulated": pop.simulated,
         "calls": [{"at": be_datetime(c["at"]), "outcome": c["outcome"] or ""}
                   for c in pop.earlier_calls],
         "tickets": [{"number": t["number"], "status": status_th(t["status"]),
-                     "at": be_datetime(t["at"]), "category": t["category"],
+                     "at": be_datetime(t["at"]), "category": localized(*t["category"]),
                      "url": url_for("console.ticket_page", number=t["number"])}
                     for t in pop.tickets],
         "new_ticket_url": url_for("desk.new_ticket", call=pop.call_sid),
