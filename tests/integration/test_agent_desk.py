@@ -54,8 +54,10 @@ def post(client: FlaskClient, path: str, **form: str) -> tuple[int, dict[str, ob
 
 
 def phone_for(app: Flask, caller: str = CALLER) -> PhoneSimulator:
-    return PhoneSimulator(FlaskTransport(app.test_client()), base_url=BASE_URL,
-                          auth_token=AUTH_TOKEN, caller=caller, media_base_url=SIMULATOR)  # fmt: skip
+    transport = FlaskTransport(app.test_client())
+    return PhoneSimulator(
+        transport, base_url=BASE_URL, auth_token=AUTH_TOKEN, caller=caller, media_base_url=SIMULATOR
+    )
 
 
 class CallInBackground:
