@@ -101,9 +101,11 @@ def test_the_bridge_pops_the_caller_and_the_end_of_the_leg_starts_wrap_up(
     assert [v.tag for v in fromstring(body)] == ["Hangup"]
     assert agent_view(database, uid).state == "wrap_up"
 
-    recording = form(CallSid=AGENT_LEG, RecordingSid="RE" + "5" * 32, RecordingStatus="completed",
-                     RecordingUrl="http://127.0.0.1:9/2010-04-01/Accounts/AC/Recordings/RE5",
-                     RecordingDuration="42", RecordingChannels="2", RecordingSource="DialVerb")  # fmt: skip
+    recording = form(
+        CallSid=AGENT_LEG, RecordingSid="RE" + "5" * 32, RecordingStatus="completed",
+        RecordingUrl="http://127.0.0.1:9/2010-04-01/Accounts/AC/Recordings/RE5",
+        RecordingDuration="42", RecordingChannels="2", RecordingSource="DialVerb",
+    )  # fmt: skip
     checked(voice_app, f"{BASE_URL}/twilio/agent/recording?agent={uid}", recording)
     with UnitOfWork(database) as uow:
         row = uow.session.scalars(select(Recording)).one()
