@@ -208,6 +208,27 @@ def agent_views(database: Database) -> list[AgentView]:
     return [AgentView(s.user_id, name, s.state, s.since, s.call_sid) for s, name in rows]
 
 
+@dataclass(frozen=True)
+class StateChange:
+    name: str
+    state: str
+    previous: str | None
+    at: datetime
+    reason: str
+
+
+def recent_state_changes(database: Database, limit: int = 100) -> list[StateChange]:
+    """The latest agent state changes, newest first (the supervisor's view of the floor)."""
+    with UnitOfWork(database) as uow:
+        rows = uow.session.execute(
+            select(AgentStateEvent, User.display_name)
+            .join(User, User.id == AgentStateEvent.user_id)
+            .order_by(AgentStateEvent.at.desc(), AgentStateEvent.id.desc())
+            .limit(limit)
+        ).all()
+    return [StateChange(name, e.state, e.previous, e.at, e.reason) for e, name in rows]
+
+
 def set_state_by_hand(database: Database, user_id: int, state: str, now: datetime) -> None:
     """The agent's own choice: only between available and away (calls move the rest)."""
     if state not in (AgentState.AVAILABLE, AgentState.AWAY):

@@ -42,6 +42,7 @@ from hotline.agent_desk import (
     agent_view,
     agent_views,
     end_simulated_call,
+    recent_state_changes,
     screen_pop,
     set_state_by_hand,
     take_next_simulated,
@@ -60,7 +61,7 @@ from recordings.models import Recording
 from ticketing.citizen_id import CITIZEN_ID_LENGTH, is_valid_citizen_id
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import district_choices, districts_for_postal_code, province_choices
-from ticketing.models import Category, Ticket
+from ticketing.models import Category, Role, Ticket
 from ticketing.phones import format_phone_display, mask_phone, parse_phone_strict
 from ticketing.services import TicketDraft, open_ticket
 
@@ -122,6 +123,17 @@ def desk_page() -> ResponseReturnValue:
         dispositions=[(code, localized(th, en)) for code, (th, en) in DISPOSITIONS.items()],
         states=[(s.value, str(STATE_TEXT[s])) for s in (AgentState.AVAILABLE, AgentState.AWAY)],
     )
+
+
+@bp.get("/agents")
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def agents_page() -> ResponseReturnValue:
+    """Supervisors: every agent's state now and the latest changes (occupancy comes later)."""
+    db = runtime().db
+    return render_template(
+        "console/agents.html", agents=agent_views(db), changes=recent_state_changes(db),
+        state_text={s.value: str(text) for s, text in STATE_TEXT.items()},
+    )  # fmt: skip
 
 
 def _texts() -> dict[str, str]:
