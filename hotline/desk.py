@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     jsonify,
     redirect,
     render_template,
@@ -54,7 +56,7 @@ from hotline.agent_voice import _writer, agent_identity
 from hotline.auth import current_actor, current_user, roles_required
 from hotline.calllog import Call, call_tickets
 from hotline.console import be_datetime, status_th
-from hotline.i18n import localized
+from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
 from hotline.twilio_api import TwilioApi
 from recordings.models import Recording
@@ -67,6 +69,7 @@ from ticketing.services import TicketDraft, open_ticket
 
 bp = Blueprint("desk", __name__, url_prefix="/console")
 STREAM_S, POLL_S, RETRY_MS = 25.0, 1.0, 1000
+CACHE_KEY = "hotline.queue-snapshot"
 TOKEN_TTL_S = 3600
 STATE_TEXT = {
     AgentState.AVAILABLE: _l("พร้อมรับสาย"), AgentState.ON_CALL: _l("กำลังคุยสาย"),
@@ -176,7 +179,30 @@ def _events(user_id: int, seconds: float) -> Iterator[str]:
         time.sleep(POLL_S)
 
 
+class SnapshotCache:
+    """One queue snapshot per language per ``POLL_S`` for all of a process's open streams:
+    a hundred agents' desks cost the database one read a second, not a hundred."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, language: str) -> dict[str, Any]:
+        with self._lock:
+            at, payload = self._taken.get(language, (-POLL_S, {}))
+            if time.monotonic() - at < POLL_S:
+                return payload
+            payload = _read_queue()
+            self._taken[language] = (time.monotonic(), payload)
+            return payload
+
+
 def queue_snapshot() -> dict[str, Any]:
+    cache: SnapshotCache = current_app.extensions.setdefault(CACHE_KEY, SnapshotCache())
+    return cache.get(current_language())
+
+
+def _read_queue() -> dict[str, Any]:
     rt = runtime()
     now = rt.clock()
     callers = [

@@ -84,3 +84,20 @@ def test_signature_check_may_be_off_only_when_embedded() -> None:
 def test_s3_backend_needs_a_bucket() -> None:
     with pytest.raises(SettingsError, match="S3_BUCKET"):
         Settings.from_env({"RECORDINGS_BACKEND": "s3"})
+
+
+def test_the_embedded_demo_simulates_telephony_and_production_does_not(tmp_path: Path) -> None:
+    embedded = Settings.from_env({"INSTANCE_DIR": str(tmp_path)})
+    assert embedded.telephony_simulated
+    production = Settings.from_env({**PRODUCTION, "INSTANCE_DIR": str(tmp_path)})
+    assert not production.telephony_simulated
+
+
+def test_the_browser_phone_names_the_settings_it_still_needs() -> None:
+    assert Settings().voice_sdk_missing == [
+        "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_TWIML_APP_SID"
+    ]  # fmt: skip
+    configured = Settings.from_env({"TWILIO_API_KEY_SID": "SK" + "1" * 32,
+                                    "TWILIO_API_KEY_SECRET": "s" * 32,
+                                    "TWILIO_TWIML_APP_SID": "AP" + "2" * 32})  # fmt: skip
+    assert configured.voice_sdk_missing == []
