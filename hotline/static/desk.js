@@ -124,12 +124,20 @@
     }).catch(function (error) { showError(error.message); });
   }
 
+  // The browser phone: a fresh token per call; Twilio asks /twilio/agent what to dial (the queue).
   function browserPhone(button) {
+    var hangup = document.getElementById("browser-hangup");
     fetch(button.dataset.token, { headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error(b.message); return b; }); })
       .then(function (body) {
         var device = new window.Twilio.Device(body.token, { codecPreferences: ["opus", "pcmu"] });
         return device.connect();
+      })
+      .then(function (call) {
+        button.disabled = true;
+        hangup.hidden = false;
+        hangup.onclick = function () { call.disconnect(); };
+        call.on("disconnect", function () { button.disabled = false; hangup.hidden = true; });
       })
       .catch(function (error) { showError(error.message); });
   }
