@@ -23,16 +23,20 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from config import Settings
 from hotline.agent_desk import (
     DESK_ROLES,
+    DeskError,
     agent_leg_ended,
+    agent_view,
     bridge_from_twilio,
     member_state,
     note_queued,
 )
+from hotline.agent_models import AgentState, QueueEntry
 from hotline.callevents import CallLogWriter
 from hotline.ivr_actions import CallInfo
 from hotline.recording_jobs import note_recording
 from hotline.runtime import runtime
 from hotline.twilio_security import check_twilio_signature, empty_twiml, twiml
+from ticketing.db import Database
 from ticketing.models import Role, User
 
 bp = Blueprint("agent_voice", __name__, url_prefix="/twilio")
@@ -42,6 +46,7 @@ CLIENT_PREFIX = "client:agent-"
 QUEUE = "agents"
 NO_CALLER = "ขณะนี้ไม่มีผู้โทรรอสายค่ะ"
 NOT_AN_AGENT = "ขออภัยค่ะ บัญชีนี้ไม่สามารถรับสายได้"
+FINISH_FIRST = "กรุณาจบสายเดิมและสรุปการสนทนาก่อนรับสายใหม่ค่ะ"
 
 
 def init_agent_voice(app: Flask) -> None:
@@ -72,8 +77,9 @@ def agent() -> Response:
     rt = runtime()
     user = _agent()
     response = VoiceResponse()
-    if user is None:
-        response.say(NOT_AN_AGENT, **_voice(rt.settings))
+    refusal = NOT_AN_AGENT if user is None else _busy(rt.db, user.id)
+    if refusal or user is None:
+        response.say(refusal or NOT_AN_AGENT, **_voice(rt.settings))
         response.hangup()
         return twiml(response)
     base = rt.settings.public_base_url.rstrip("/")
@@ -96,9 +102,11 @@ def bridge() -> Response:
     form = request.form
     if user is not None:
         try:
-            bridge_from_twilio(rt.db, _writer(), user.id, form.get("CallSid", ""),
+            bridge_from_twilio(rt.db, call_log_writer(), user.id, form.get("CallSid", ""),
                                form.get("DequeingCallSid"), rt.clock())  # fmt: skip
-        except Exception:  # the bridge goes ahead whatever the desk thinks
+        except DeskError as error:  # the bridge goes ahead whatever the desk thinks
+            log.warning("bridged a caller to an agent the desk saw as busy: %s", error)
+        except Exception:
             log.exception("could not note the bridge on the desk")
     return empty_twiml()
 
@@ -118,8 +126,6 @@ def done() -> Response:
 @bp.post("/agent/recording")
 def recording() -> Response:
     """<Dial record> finished: the recording belongs to the caller's call (and its ticket)."""
-    from hotline.agent_models import QueueEntry
-
     rt = runtime()
     form = request.form
     sid = form.get("RecordingSid", "")
@@ -165,7 +171,14 @@ def _agent() -> User | None:
     return user
 
 
-def _writer() -> CallLogWriter:
+def _busy(database: Database, user_id: int) -> str | None:
+    """Why this agent may not take a caller now (on a call, or the wrap-up is not done)."""
+    state = agent_view(database, user_id).state
+    return FINISH_FIRST if state in (AgentState.ON_CALL, AgentState.WRAP_UP) else None
+
+
+def call_log_writer() -> CallLogWriter:
+    """The IVR's call-log writer: the desk's events take the same road as the webhooks'."""
     from hotline.voice import EXTENSION_KEY  # voice imports this module for its enqueue hook
 
     writer: CallLogWriter = current_app.extensions[EXTENSION_KEY].writer

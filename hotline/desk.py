@@ -52,7 +52,7 @@ from hotline.agent_desk import (
     wrap_up,
 )
 from hotline.agent_models import AgentState
-from hotline.agent_voice import _writer, agent_identity
+from hotline.agent_voice import agent_identity, call_log_writer
 from hotline.auth import current_actor, current_user, roles_required
 from hotline.calllog import Call, call_tickets
 from hotline.console import be_datetime, status_th
@@ -272,7 +272,7 @@ def take_next() -> ResponseReturnValue:
     if not rt.settings.telephony_simulated:
         return _desk_error(DeskError("real_telephony", "use a phone"))
     try:
-        take_next_simulated(rt.db, _writer(), _user_id(), rt.clock())
+        take_next_simulated(rt.db, call_log_writer(), _user_id(), rt.clock())
     except DeskError as error:
         return _desk_error(error)
     return jsonify(desk_snapshot(_user_id()))

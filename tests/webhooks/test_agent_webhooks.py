@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from hotline.agent_desk import agent_view, waiting_callers
-from hotline.agent_models import QueueEntry
+from hotline.agent_models import AgentStatus, QueueEntry
 from hotline.simulator import Exchange, QueueBehaviour
 from recordings.models import Recording
 from tests.factories import make_agency, make_user
@@ -110,6 +110,18 @@ def test_the_bridge_pops_the_caller_and_the_end_of_the_leg_starts_wrap_up(
     with UnitOfWork(database) as uow:
         row = uow.session.scalars(select(Recording)).one()
     assert row.call_sid == caller_sid and row.channels == 2 and row.duration_s == 42
+
+
+def test_an_agent_still_in_wrap_up_is_not_given_another_caller(
+    voice_app: Flask, database: Database
+) -> None:
+    uid = agent_id(database)
+    with UnitOfWork(database) as uow:
+        uow.session.add(AgentStatus(user_id=uid, state="wrap_up", since=OFFICE_HOURS))
+        uow.commit()
+    body = checked(voice_app, f"{BASE_URL}/twilio/agent", form(From=f"client:agent-{uid}"))
+    assert [v.tag for v in fromstring(body)] == ["Say", "Hangup"]
+    assert "สรุปการสนทนาก่อนรับสายใหม่" in said(body)
 
 
 def test_an_empty_queue_tells_the_agent_and_hangs_up(voice_app: Flask, database: Database) -> None:
