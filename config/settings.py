@@ -67,6 +67,8 @@ class Settings:
     twilio_sms_from: str | None = None  # a sender number or ID for citizen SMS …
     twilio_messaging_service_sid: str | None = None  # … or a Messaging Service (preferred)
     proxy_hops: int = 0  # TLS proxies in front that set X-Forwarded-For/-Proto (0: none)
+    deadline_reminder_days: int = 2  # business days before a deadline that reminders go out
+    open311_public_read: bool = False  # Open311 reads without an api_key (complaints are private)
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -88,6 +90,8 @@ class Settings:
             raise SettingsError("PROXY_HOPS: the number of trusted proxies, 0 to 5")
         if not 0.1 <= self.twilio_http_timeout_s <= 120:
             raise SettingsError("TWILIO_HTTP_TIMEOUT_S: must be between 0.1 and 120")
+        if not 1 <= self.deadline_reminder_days <= 10:
+            raise SettingsError("DEADLINE_REMINDER_DAYS: must be between 1 and 10 business days")
         if self.recordings_sweep_after_s < 1:
             raise SettingsError("RECORDINGS_SWEEP_AFTER_S: must be at least 1")
         if not 0 <= self.call_log_batch_ms <= 5000:
@@ -232,6 +236,8 @@ _ENV_SPECS = (
     _EnvSpec("PROXY_HOPS", "proxy_hops", "int"),
     _EnvSpec("TWILIO_SMS_FROM", "twilio_sms_from", "optional"),
     _EnvSpec("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "optional"),
+    _EnvSpec("DEADLINE_REMINDER_DAYS", "deadline_reminder_days", "int"),
+    _EnvSpec("OPEN311_PUBLIC_READ", "open311_public_read", "bool"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

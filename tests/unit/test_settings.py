@@ -68,6 +68,9 @@ def test_production_lists_all_missing_secrets_at_once() -> None:
         ("RECORDING_MAX_SECONDS", "5"),
         ("TWILIO_SIGNATURE_CHECK", "maybe"),
         ("LOG_FORMAT", "xml"),
+        ("DEADLINE_REMINDER_DAYS", "0"),
+        ("DEADLINE_REMINDER_DAYS", "soon"),
+        ("OPEN311_PUBLIC_READ", "perhaps"),
     ],
 )
 def test_wrong_values_fail_naming_the_variable(name: str, value: str) -> None:
@@ -101,3 +104,10 @@ def test_the_browser_phone_names_the_settings_it_still_needs() -> None:
                                     "TWILIO_API_KEY_SECRET": "s" * 32,
                                     "TWILIO_TWIML_APP_SID": "AP" + "2" * 32})  # fmt: skip
     assert configured.voice_sdk_missing == []
+
+
+def test_deadline_and_open311_settings() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.deadline_reminder_days == 2 and defaults.open311_public_read is False
+    changed = Settings.from_env({"DEADLINE_REMINDER_DAYS": "3", "OPEN311_PUBLIC_READ": "true"})
+    assert changed.deadline_reminder_days == 3 and changed.open311_public_read is True
