@@ -89,7 +89,7 @@
     document.getElementById("pop-postal").textContent = pop.postal_code || "-";
     document.getElementById("pop-new-ticket").href = pop.new_ticket_url;
     list("pop-tickets", pop.tickets, texts.no_tickets, function (t) {
-      var li = el("li"), a = el("a", t.number, "mono");
+      var n = t.number, li = el("li"), a = el("a", n.slice(0, 2) + "-" + n.slice(2, -1) + "-" + n.slice(-1), "mono");
       a.href = t.url;
       li.appendChild(a);
       li.appendChild(el("span", " " + t.category + " · " + t.status + " · " + t.at));
