@@ -140,6 +140,19 @@ class Settings:
         return self.environment == "production"
 
     @property
+    def telephony_simulated(self) -> bool:
+        """No Twilio account: the built-in phone simulator plays Twilio (embedded demo)."""
+        return "/simulator/twilio" in self.twilio_api_base_url
+
+    @property
+    def voice_sdk_missing(self) -> list[str]:
+        """The settings a browser phone (Voice JS SDK access token) still needs."""
+        needed = {"TWILIO_API_KEY_SID": self.twilio_api_key_sid,
+                  "TWILIO_API_KEY_SECRET": self.twilio_api_key_secret,
+                  "TWILIO_TWIML_APP_SID": self.twilio_twiml_app_sid}  # fmt: skip
+        return [name for name, value in needed.items() if not value]
+
+    @property
     def jobs_inline(self) -> bool:
         """Without Redis, jobs run in-process right after the transaction that asked for them."""
         return self.redis_url is None

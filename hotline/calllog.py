@@ -65,6 +65,8 @@ class Call(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_sequence: Mapped[int] = mapped_column(default=-1)
     is_training: Mapped[bool] = mapped_column(Boolean, default=False)
+    disposition: Mapped[str | None] = mapped_column(String(30))  # the agent's wrap-up code
+    wrapped_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     agent: Mapped[User | None] = relationship()
     tickets: Mapped[list[Ticket]] = relationship(secondary=call_tickets)

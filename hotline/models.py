@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hotline.agent_models
 import hotline.calllog
 import hotline.metrics.models
 import recordings.models
@@ -13,4 +14,10 @@ metadata = Base.metadata
 __all__ = ["metadata"]
 
 # Imported for their side effect of registering tables on Base.metadata.
-_MODEL_MODULES = (ticketing.models, hotline.calllog, hotline.metrics.models, recordings.models)
+_MODEL_MODULES = (
+    ticketing.models,
+    hotline.calllog,
+    hotline.metrics.models,
+    hotline.agent_models,
+    recordings.models,
+)

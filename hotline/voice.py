@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
 from config.logging import log_context
+from hotline.agent_voice import note_queued_call
 from hotline.callevents import (
     CALL_STARTED,
     CALL_STATUS,
@@ -320,7 +321,9 @@ def _with_queue_time(ivr: Ivr, play: Play, call: CallInfo) -> Play:
     node_kind = ivr.flow.node(play.state.node).kind
     if node_kind != "enqueue":
         return play
-    return replace(play, state=play.state.with_data(queued_at=call.now.isoformat()))
+    queued = play.state.with_data(queued_at=call.now.isoformat())
+    note_queued_call(call, queued.data, _queue_name(ivr))  # the agents' live queue, at once
+    return replace(play, state=queued)
 
 
 def _event_entries(call: CallInfo, key: str, events: Sequence[Event]) -> list[LogEntry]:

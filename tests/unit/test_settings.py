@@ -92,6 +92,23 @@ def test_s3_backend_needs_a_bucket() -> None:
         Settings.from_env({"RECORDINGS_BACKEND": "s3"})
 
 
+def test_the_embedded_demo_simulates_telephony_and_production_does_not(tmp_path: Path) -> None:
+    embedded = Settings.from_env({"INSTANCE_DIR": str(tmp_path)})
+    assert embedded.telephony_simulated
+    production = Settings.from_env({**PRODUCTION, "INSTANCE_DIR": str(tmp_path)})
+    assert not production.telephony_simulated
+
+
+def test_the_browser_phone_names_the_settings_it_still_needs() -> None:
+    assert Settings().voice_sdk_missing == [
+        "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_TWIML_APP_SID"
+    ]  # fmt: skip
+    configured = Settings.from_env({"TWILIO_API_KEY_SID": "SK" + "1" * 32,
+                                    "TWILIO_API_KEY_SECRET": "s" * 32,
+                                    "TWILIO_TWIML_APP_SID": "AP" + "2" * 32})  # fmt: skip
+    assert configured.voice_sdk_missing == []
+
+
 def test_deadline_and_open311_settings() -> None:
     defaults = Settings.from_env({})
     assert defaults.deadline_reminder_days == 2 and defaults.open311_public_read is False
