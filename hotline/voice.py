@@ -158,6 +158,7 @@ def apology() -> Response:
         agent_state = CallState(node=ivr.flow.agent)
         action = ivr.urls.queue_result(agent_state)
         response = ivr.renderer.apology(APOLOGY, _queue_name(ivr), action)
+        _note_apology_queued(ivr)
     except Exception:  # even the apology failed: plain TwiML needs nothing but a string
         log.exception("apology TwiML failed")
         return twiml(
@@ -165,6 +166,12 @@ def apology() -> Response:
             f"{APOLOGY}</Say><Enqueue>agents</Enqueue></Response>"
         )
     return twiml(response)
+
+
+def _note_apology_queued(ivr: Ivr) -> None:
+    """Show the apologised-to caller in the agents' live queue too (never raises)."""
+    if has_request_context() and request.form.get("CallSid"):
+        note_queued_call(_call_info(), {}, _queue_name(ivr))
 
 
 def _queue_name(ivr: Ivr) -> str:
