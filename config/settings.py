@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ENVIRONMENTS = ("embedded", "production", "test")
 RECORDINGS_BACKENDS = ("fs", "s3")
 LOG_FORMATS = ("text", "json")
+# count_against: in SL / (answered + abandoned); ignore: in SL / answered;
+# count_in_sl: (in SL + abandoned within the threshold) / (answered + abandoned)
+SL_ABANDON_RULES = ("count_against", "ignore", "count_in_sl")
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
 
@@ -69,6 +72,9 @@ class Settings:
     proxy_hops: int = 0  # TLS proxies in front that set X-Forwarded-For/-Proto (0: none)
     deadline_reminder_days: int = 2  # business days before a deadline that reminders go out
     open311_public_read: bool = False  # Open311 reads without an api_key (complaints are private)
+    metrics_service_level_s: int = 20  # answered within this many seconds counts as "in SL"
+    metrics_short_abandon_s: int = 5  # queue abandons quicker than this are shown apart
+    metrics_sl_abandons: str = "count_against"  # how queue abandons enter the service level
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -86,6 +92,11 @@ class Settings:
             raise SettingsError(f"TIMEZONE: unknown time zone {self.timezone!r}") from exc
         if self.recording_retention_days < 0:
             raise SettingsError("RECORDING_RETENTION_DAYS: 0 keeps recordings for ever, else > 0")
+        _check_choice("METRICS_SL_ABANDONS", self.metrics_sl_abandons, SL_ABANDON_RULES)
+        if not 1 <= self.metrics_service_level_s <= 600:
+            raise SettingsError("METRICS_SERVICE_LEVEL_S: must be between 1 and 600")
+        if not 0 <= self.metrics_short_abandon_s <= 60:
+            raise SettingsError("METRICS_SHORT_ABANDON_S: must be between 0 and 60")
         if not 0 <= self.proxy_hops <= 5:
             raise SettingsError("PROXY_HOPS: the number of trusted proxies, 0 to 5")
         if not 0.1 <= self.twilio_http_timeout_s <= 120:
@@ -127,6 +138,19 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def telephony_simulated(self) -> bool:
+        """No Twilio account: the built-in phone simulator plays Twilio (embedded demo)."""
+        return "/simulator/twilio" in self.twilio_api_base_url
+
+    @property
+    def voice_sdk_missing(self) -> list[str]:
+        """The settings a browser phone (Voice JS SDK access token) still needs."""
+        needed = {"TWILIO_API_KEY_SID": self.twilio_api_key_sid,
+                  "TWILIO_API_KEY_SECRET": self.twilio_api_key_secret,
+                  "TWILIO_TWIML_APP_SID": self.twilio_twiml_app_sid}  # fmt: skip
+        return [name for name, value in needed.items() if not value]
 
     @property
     def jobs_inline(self) -> bool:
@@ -221,6 +245,9 @@ _ENV_SPECS = (
     _EnvSpec("RECORDINGS_SWEEP_AFTER_S", "recordings_sweep_after_s", "int"),
     _EnvSpec("TWILIO_HTTP_TIMEOUT_S", "twilio_http_timeout_s", "float"),
     _EnvSpec("PROXY_HOPS", "proxy_hops", "int"),
+    _EnvSpec("METRICS_SERVICE_LEVEL_S", "metrics_service_level_s", "int"),
+    _EnvSpec("METRICS_SHORT_ABANDON_S", "metrics_short_abandon_s", "int"),
+    _EnvSpec("METRICS_SL_ABANDONS", "metrics_sl_abandons"),
     _EnvSpec("TWILIO_SMS_FROM", "twilio_sms_from", "optional"),
     _EnvSpec("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "optional"),
     _EnvSpec("DEADLINE_REMINDER_DAYS", "deadline_reminder_days", "int"),

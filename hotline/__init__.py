@@ -48,13 +48,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hotline.agent_voice import init_agent_voice
     from hotline.api import init_api
     from hotline.auth import init_auth
     from hotline.console import bp as console_bp
     from hotline.console_tickets import bp as tickets_bp
+    from hotline.desk import bp as desk_bp
     from hotline.health import bp as health_bp
     from hotline.i18n import init_i18n
     from hotline.messaging import init_messaging
+    from hotline.metrics.views import init_metrics
     from hotline.open311 import init_open311
     from hotline.runtime import runtime
     from hotline.simulator_media import init_simulator_media
@@ -65,8 +68,11 @@ def _register_blueprints(app: Flask) -> None:
     init_i18n(app)
     app.register_blueprint(console_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(desk_bp)
     init_voice(app, runtime(app))
+    init_agent_voice(app)
     init_messaging(app)
+    init_metrics(app)
     init_api(app)
     init_open311(app)
     init_simulator_media(app)

@@ -46,7 +46,7 @@ call_tickets = Table(
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_started", "started_at"),)
+    __table_args__ = (Index("ix_calls_started", "started_at"), Index("ix_calls_ended", "ended_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -65,6 +65,8 @@ class Call(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_sequence: Mapped[int] = mapped_column(default=-1)
     is_training: Mapped[bool] = mapped_column(Boolean, default=False)
+    disposition: Mapped[str | None] = mapped_column(String(30))  # the agent's wrap-up code
+    wrapped_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     agent: Mapped[User | None] = relationship()
     tickets: Mapped[list[Ticket]] = relationship(secondary=call_tickets)

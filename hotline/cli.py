@@ -150,6 +150,27 @@ def demo_data(tickets: int, days: int, seed: int, if_empty: bool) -> None:
     click.echo(f"demo users (password {DEMO_PASSWORD}): " + ", ".join(summary.usernames))
 
 
+@main.group()
+def metrics() -> None:
+    """Supervisor metrics."""
+
+
+@metrics.command("rollup")
+@click.option("--rebuild", is_flag=True, help="Forget the rollups and rebuild every day.")
+def metrics_rollup(rebuild: bool) -> None:
+    """Bring the metric rollups up to date (the worker does this every minute)."""
+    from hotline.metrics.rollup import forget
+    from hotline.metrics.service import refresh_rollups
+
+    rt = _runtime()
+    if rebuild:
+        forget(rt.db)
+    report = refresh_rollups(rt)
+    click.echo(
+        f"metrics rollup: {report.days} day(s) rebuilt, covered until {report.covered_until}"
+    )
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -266,7 +287,11 @@ def worker(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
 @click.option("--from", "caller", default="+66812345678", show_default=True, help="Caller number.")
 @click.option("--url", "base_url", help="The running app (default: PUBLIC_BASE_URL).")
 @click.option("--agent-answers/--agent-busy", default=True, help="What happens in the agent queue.")
-def call(keys: str, caller: str, base_url: str | None, agent_answers: bool) -> None:
+@click.option(
+    "--wait-for-agent", "wait_s", type=click.IntRange(min=0), default=0,
+    help="Wait up to this many seconds in the queue for an agent on the desk (embedded demo).",
+)  # fmt: skip
+def call(keys: str, caller: str, base_url: str | None, agent_answers: bool, wait_s: int) -> None:
     """Call the hotline like Twilio would (signed webhooks) and print the conversation."""
     from hotline.simulator import HttpTransport, PhoneSimulator, QueueBehaviour
 
@@ -292,7 +317,8 @@ def call(keys: str, caller: str, base_url: str | None, agent_answers: bool) -> N
     )
     script = [item.strip() for item in keys.split(",")] if keys else []
     try:
-        transcript = phone.call(script, queue=QueueBehaviour(answered=agent_answers))
+        queue = QueueBehaviour(answered=agent_answers, live=wait_s > 0, timeout_s=wait_s)
+        transcript = phone.call(script, queue=queue)
     except (OSError, RuntimeError) as exc:
         raise click.ClickException(f"the call failed: {exc}") from exc
     for exchange in transcript.exchanges:

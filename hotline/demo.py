@@ -174,6 +174,9 @@ def load_demo_data(
         _demo_ticket(rt, rng, now, days, staff, agencies_by_category)
         summary.tickets += 1
     summary.calls = _demo_calls(rt, rng, now, days, staff)
+    from hotline.metrics.service import refresh_rollups
+
+    refresh_rollups(rt)  # the dashboard reads rollups; build them now rather than on first view
     return summary
 
 
@@ -355,17 +358,23 @@ def _filing_call(session: Session, rng: random.Random, ticket: Ticket) -> None:
         ("complaint_category", None),
         ("postal_code", ticket.postal_code),
         ("citizen_id", None),
-        ("record_complaint", None),
+        ("record_complaint", "recorded"),
     )
     for node, value in steps:
         _event(session, call, CallEventKind.IVR_ENTER, t, node)
         t += timedelta(seconds=rng.randint(5, 30))
+        if rng.random() < 0.08:  # a wrong key or silence first, then the right answer
+            kind = CallEventKind.IVR_INVALID if rng.random() < 0.6 else CallEventKind.IVR_NO_INPUT
+            _event(session, call, kind, t, node)
+            t += timedelta(seconds=rng.randint(5, 15))
         _event(session, call, CallEventKind.IVR_INPUT, t, node, value)
     _event(
         session, call, CallEventKind.TICKET_FILED, ticket.created_at, "file_ticket", ticket.number
     )
+    _event(session, call, CallEventKind.IVR_ENTER, ticket.created_at, "ticket_filed")
     end = ticket.created_at + timedelta(seconds=rng.randint(15, 40))
-    _event(session, call, CallEventKind.COMPLETE, end, "goodbye")
+    _event(session, call, CallEventKind.IVR_ENTER, end, "goodbye")
+    _event(session, call, CallEventKind.COMPLETE, end, "goodbye", "self_service")
     _close(call, end, "self_service", "goodbye")
     call.tickets.append(ticket)
 
@@ -388,37 +397,76 @@ def _other_call(
     _event(session, call, CallEventKind.IVR_ENTER, start, "main_menu")
     t = start + timedelta(seconds=rng.randint(8, 25))
     if kind < 0.25 and ticket is not None:
-        _event(session, call, CallEventKind.IVR_INPUT, t, "main_menu", "2")
-        t += timedelta(seconds=rng.randint(15, 40))
-        _event(session, call, CallEventKind.STATUS_HEARD, t, "status_result", ticket.number)
-        _close(call, t + timedelta(seconds=10), "self_service", "status_result")
+        _status_call(session, rng, call, t, ticket)
     elif kind < 0.85 and agent_ids:
         _queue_call(session, rng, call, t, rng.choice(agent_ids))
     else:
-        _event(session, call, CallEventKind.IVR_NO_INPUT, t, "main_menu")
-        _event(session, call, CallEventKind.HANGUP, t + timedelta(seconds=4), "main_menu")
-        _close(call, t + timedelta(seconds=4), "abandoned_ivr", "main_menu")
+        _ivr_drop(session, rng, call, t)
+
+
+def _status_call(
+    session: Session, rng: random.Random, call: Call, t: datetime, ticket: Ticket
+) -> None:
+    _event(session, call, CallEventKind.IVR_INPUT, t, "main_menu", "2")
+    _event(session, call, CallEventKind.IVR_ENTER, t, "status_number")
+    t += timedelta(seconds=rng.randint(15, 40))
+    _event(session, call, CallEventKind.IVR_INPUT, t, "status_number", ticket.number)
+    _event(session, call, CallEventKind.STATUS_HEARD, t, "lookup_status", ticket.number)
+    _event(session, call, CallEventKind.IVR_ENTER, t, "status_result")
+    end = t + timedelta(seconds=10)
+    _event(session, call, CallEventKind.COMPLETE, end, "status_result", "self_service")
+    _close(call, end, "self_service", "status_result")
+
+
+def _ivr_drop(session: Session, rng: random.Random, call: Call, t: datetime) -> None:
+    """A caller who gives up in the menus: at the main menu, or halfway through a complaint."""
+    node = "main_menu"
+    if rng.random() < 0.4:
+        _event(session, call, CallEventKind.IVR_INPUT, t, node, "1")
+        node = rng.choice(("complaint_category", "postal_code", "citizen_id"))
+        _event(session, call, CallEventKind.IVR_ENTER, t, node)
+        t += timedelta(seconds=rng.randint(5, 20))
+    kind = CallEventKind.IVR_NO_INPUT if rng.random() < 0.6 else CallEventKind.IVR_INVALID
+    _event(session, call, kind, t, node)
+    end = t + timedelta(seconds=4)
+    _event(session, call, CallEventKind.HANGUP, end, node, "abandoned_ivr")
+    _close(call, end, "abandoned_ivr", node)
 
 
 def _queue_call(
     session: Session, rng: random.Random, call: Call, t: datetime, agent_id: int
 ) -> None:
     _event(session, call, CallEventKind.IVR_INPUT, t, "main_menu", "0")
-    _event(session, call, CallEventKind.ENQUEUE, t, "agent_queue")
+    _event(session, call, CallEventKind.IVR_ENTER, t, "to_agent")
+    _event(session, call, CallEventKind.ENQUEUE, t, "to_agent", "agents")
     wait = int(rng.expovariate(1 / 35))
     call.queue_wait_s = wait
     if rng.random() < 0.12:
-        _event(session, call, CallEventKind.ABANDON, t + timedelta(seconds=wait), "agent_queue",
+        _event(session, call, CallEventKind.ABANDON, t + timedelta(seconds=wait), "to_agent",
                data={"wait_s": wait})  # fmt: skip
-        _close(call, t + timedelta(seconds=wait), "abandoned_queue", "agent_queue")
+        _close(call, t + timedelta(seconds=wait), "abandoned_queue", "to_agent")
         return
     answered = t + timedelta(seconds=wait)
     talk = rng.randint(60, 420)
     call.answered_at, call.agent_id = answered, agent_id
-    _event(session, call, CallEventKind.CONNECT, answered, "agent_queue", data={"wait_s": wait})
-    _event(session, call, CallEventKind.COMPLETE, answered + timedelta(seconds=talk), "agent_queue",
+    _event(session, call, CallEventKind.CONNECT, answered, "to_agent", data={"wait_s": wait})
+    done = answered + timedelta(seconds=talk)
+    _event(session, call, CallEventKind.COMPLETE, done, "to_agent", "agent",
            data={"talk_s": talk, "wrap_s": rng.randint(20, 90)})  # fmt: skip
-    _close(call, answered + timedelta(seconds=talk), "answered", "agent_queue")
+    end = _survey(session, rng, call, done)
+    _close(call, end, "answered", "survey")
+
+
+def _survey(session: Session, rng: random.Random, call: Call, t: datetime) -> datetime:
+    """After an agent call: the one-key satisfaction survey, answered by about 60% of callers."""
+    _event(session, call, CallEventKind.IVR_ENTER, t, "survey")
+    t += timedelta(seconds=rng.randint(4, 12))
+    if rng.random() < 0.6:
+        score = _weighted(rng, {"5": 45, "4": 30, "3": 12, "2": 7, "1": 6})
+        _event(session, call, CallEventKind.IVR_INPUT, t, "survey", score)
+        _event(session, call, CallEventKind.SURVEY_ANSWER, t, "survey", score)
+        _event(session, call, CallEventKind.IVR_ENTER, t, "goodbye")
+    return t + timedelta(seconds=3)
 
 
 def _close(call: Call, end: datetime, outcome: str, node: str) -> None:

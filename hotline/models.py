@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hotline.agent_models
 import hotline.calllog
+import hotline.metrics.models
 import recordings.models
 import ticketing.models
 from ticketing.db import Base
@@ -12,4 +14,10 @@ metadata = Base.metadata
 __all__ = ["metadata"]
 
 # Imported for their side effect of registering tables on Base.metadata.
-_MODEL_MODULES = (ticketing.models, hotline.calllog, recordings.models)
+_MODEL_MODULES = (
+    ticketing.models,
+    hotline.calllog,
+    hotline.metrics.models,
+    hotline.agent_models,
+    recordings.models,
+)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import secrets
 import struct
+import time
 import urllib.error
 import urllib.request
 import wave
@@ -116,10 +118,18 @@ def new_sid(prefix: str) -> str:
 
 @dataclass
 class QueueBehaviour:
-    """In the agent queue an agent answers after ``wait_s``, or the caller gives up."""
+    """In the agent queue an agent answers after ``wait_s``, or the caller gives up.
+
+    ``live``: wait for a real agent instead, as Twilio holds a caller in <Enqueue>: the caller
+    asks the app's stand-in queue (``/twilio/sim/queue-member``) every ``poll_s`` until an agent
+    takes the call on the desk and ends it, or hangs up after ``timeout_s`` of waiting.
+    """
 
     answered: bool = True
     wait_s: int = 12
+    live: bool = False
+    timeout_s: float = 120.0
+    poll_s: float = 0.5
 
 
 class PhoneSimulator:
@@ -164,6 +174,16 @@ class PhoneSimulator:
             transcript.ended_by = "caller"
         run.status_callback()
         return transcript
+
+    def queue_member(self, call_sid: str) -> str:
+        """The embedded demo's queue: waiting, bridged (to a desk, audio simulated), ended, gone."""
+        url = f"{self.base_url}/twilio/sim/queue-member"
+        params = {"CallSid": call_sid, "AccountSid": self.account_sid}
+        status, body = self.transport.post(url, params, self.sign(url, params))
+        if status != 200:
+            raise RuntimeError(f"{url} answered HTTP {status}")
+        state: str = json.loads(body)["state"]
+        return state
 
     def sign(self, url: str, params: dict[str, str]) -> dict[str, str]:
         return {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
@@ -315,6 +335,8 @@ class _Run:
                 if child.tag == "Say":
                     self.hear(child.text or "")
         action = self.absolute(verb.get("action", ""))
+        if self.queue.live:
+            return self.wait_for_agent(action)
         wait = str(self.queue.wait_s)
         if not self.queue.answered:
             self.phone.post(
@@ -326,6 +348,28 @@ class _Run:
         self.fetch(
             action, self.params(QueueResult="bridged", QueueTime=wait, QueueSid=new_sid("QU"))
         )
+        return True
+
+    def wait_for_agent(self, action: str) -> bool:
+        """Hold until an agent takes the call on the desk and hangs up (or give up waiting)."""
+        started = time.monotonic()
+        waited: int | None = None
+        state = "waiting"
+        while time.monotonic() - started < self.queue.timeout_s:
+            state = self.phone.queue_member(self.transcript.call_sid)
+            if state in ("bridged", "ended") and waited is None:
+                waited = round(time.monotonic() - started)
+                self.hear("[agent answers: audio simulated]")
+            if state in ("ended", "gone"):
+                break
+            time.sleep(self.queue.poll_s)
+        self.seconds += round(time.monotonic() - started)
+        if waited is None:
+            gave_up = self.params(QueueResult="hangup", QueueTime=str(self.seconds))
+            self.phone.post(self.transcript, action, gave_up)
+            raise HangUp
+        self.fetch(action, self.params(QueueResult="bridged", QueueTime=str(waited),
+                                       QueueSid=new_sid("QU")))  # fmt: skip
         return True
 
     def status_callback(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
 from config.logging import log_context
+from hotline.agent_voice import note_queued_call
 from hotline.callevents import (
     CALL_STARTED,
     CALL_STATUS,
@@ -157,6 +158,7 @@ def apology() -> Response:
         agent_state = CallState(node=ivr.flow.agent)
         action = ivr.urls.queue_result(agent_state)
         response = ivr.renderer.apology(APOLOGY, _queue_name(ivr), action)
+        _note_apology_queued(ivr)
     except Exception:  # even the apology failed: plain TwiML needs nothing but a string
         log.exception("apology TwiML failed")
         return twiml(
@@ -164,6 +166,12 @@ def apology() -> Response:
             f"{APOLOGY}</Say><Enqueue>agents</Enqueue></Response>"
         )
     return twiml(response)
+
+
+def _note_apology_queued(ivr: Ivr) -> None:
+    """Show the apologised-to caller in the agents' live queue too (never raises)."""
+    if has_request_context() and request.form.get("CallSid"):
+        note_queued_call(_call_info(), {}, _queue_name(ivr))
 
 
 def _queue_name(ivr: Ivr) -> str:
@@ -320,7 +328,9 @@ def _with_queue_time(ivr: Ivr, play: Play, call: CallInfo) -> Play:
     node_kind = ivr.flow.node(play.state.node).kind
     if node_kind != "enqueue":
         return play
-    return replace(play, state=play.state.with_data(queued_at=call.now.isoformat()))
+    queued = play.state.with_data(queued_at=call.now.isoformat())
+    note_queued_call(call, queued.data, _queue_name(ivr))  # the agents' live queue, at once
+    return replace(play, state=queued)
 
 
 def _event_entries(call: CallInfo, key: str, events: Sequence[Event]) -> list[LogEntry]:

@@ -90,9 +90,12 @@ def check_deadlines(rt: Runtime) -> DeadlineReport:
     return report
 
 
+METRICS_EVERY_S = 60
+
+
 class Housekeeper(threading.Thread):
     """Every 10 s: send waiting SMS, re-enqueue stuck recordings; every minute: deadline
-    reminders and escalations; daily: purge expired audio.
+    reminders and escalations, and metric rollups; daily: purge expired audio.
 
     Runs in every worker; a Redis lock per task makes one process do each round.
     """
@@ -111,6 +114,7 @@ class Housekeeper(threading.Thread):
     def round(self) -> None:
         rt = runtime(self._app)
         assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
+        from hotline.metrics.service import refresh_rollups
         from hotline.notifications import send_pending
         from hotline.recording_jobs import purge, sweep
 
@@ -121,6 +125,8 @@ class Housekeeper(threading.Thread):
                 sweep(rt)
             if rt.redis.set("hotline:lock:deadlines", "1", nx=True, ex=DEADLINES_EVERY_S):
                 check_deadlines(rt)
+            if rt.redis.set("hotline:lock:metrics", "1", nx=True, ex=METRICS_EVERY_S):
+                refresh_rollups(rt)
             days = rt.settings.recording_retention_days
             if days and rt.redis.set("hotline:lock:purge", "1", nx=True, ex=24 * 3600):
                 report = purge(rt, days)

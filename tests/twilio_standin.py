@@ -46,6 +46,7 @@ class TwilioStandIn:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
+    calls: list[dict[str, str]] = field(default_factory=list)
     unsubscribed: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, bool]] = field(default_factory=list)  # method, path, auth ok
     _server: ThreadingHTTPServer | None = None
@@ -99,6 +100,8 @@ class TwilioStandIn:
             )
         if method == "POST" and handler.path.endswith("/Messages.json"):
             return self.create_message(handler)
+        if method == "POST" and handler.path.endswith("/Calls.json"):
+            return self.create_call(handler)
         if match is None:
             return _send(handler, 404, b'{"code": 20404}', "application/json")
         sid = match.group(2)
@@ -118,6 +121,16 @@ class TwilioStandIn:
         sid = "SM" + f"{len(self.messages):032x}"
         self.messages.append({**form, "Sid": sid})
         answer = {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body"),
+                  "account_sid": self.account_sid}  # fmt: skip
+        return _send(handler, 201, json.dumps(answer).encode(), "application/json")
+
+    def create_call(self, handler: BaseHTTPRequestHandler) -> None:
+        """An outbound call (an agent's own phone rung to bridge the queue)."""
+        length = int(handler.headers.get("Content-Length", "0"))
+        form = {k: v[0] for k, v in parse_qs(handler.rfile.read(length).decode()).items()}
+        sid = "CA" + f"{len(self.calls):032x}"
+        self.calls.append({**form, "Sid": sid})
+        answer = {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From"),
                   "account_sid": self.account_sid}  # fmt: skip
         return _send(handler, 201, json.dumps(answer).encode(), "application/json")
 

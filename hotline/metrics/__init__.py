@@ -1,1 +1,1 @@
-"""Contact-centre metrics: staffing models and service-level arithmetic."""
+"""Supervisor metrics: figures from the call log and tickets, rollups, pages (docs/metrics.md)."""

@@ -16,6 +16,10 @@ THAI = re.compile(r"[\u0E00-\u0E7F]")
 JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 
 
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def test_templates_have_no_thai_outside_the_catalog() -> None:
     bare = []
     for template in (ROOT / "hotline" / "templates").rglob("*.html"):
@@ -28,15 +32,17 @@ def test_templates_have_no_thai_outside_the_catalog() -> None:
 
 def test_every_message_has_an_english_translation_and_the_mo_is_compiled() -> None:
     method_map = [("hotline/**.py", "python"), ("hotline/templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None,
+                "pgettext": ((1, "c"), 2)}  # fmt: skip
     source_ids = {
-        msg[2] if isinstance(msg[2], str) else msg[2][0]
-        for msg in extract_from_dir(ROOT, method_map, keywords=keywords)
+        (context, msg if isinstance(msg, str) else msg[0])
+        for _, _, msg, _, context in extract_from_dir(ROOT, method_map, keywords=keywords)
     }
     with (CATALOG / "messages.po").open("rb") as f:
-        po = {m.id: m.string for m in read_po(f) if m.id}
+        po = {(m.context, m.id): m.string for m in read_po(f) if m.id}
     with (CATALOG / "messages.mo").open("rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
+        # read_mo gives a message's context as bytes
+        mo = {(_text(m.context), m.id): m.string for m in read_mo(f) if m.id}
     assert sorted(source_ids - set(po)) == [], "run `make messages` and translate"
     assert sorted(i for i, s in po.items() if not s) == [], "untranslated entries"
     assert mo == po, "messages.mo is stale: run `make messages`"

@@ -71,6 +71,9 @@ def test_production_lists_all_missing_secrets_at_once() -> None:
         ("DEADLINE_REMINDER_DAYS", "0"),
         ("DEADLINE_REMINDER_DAYS", "soon"),
         ("OPEN311_PUBLIC_READ", "perhaps"),
+        ("METRICS_SERVICE_LEVEL_S", "0"),
+        ("METRICS_SHORT_ABANDON_S", "61"),
+        ("METRICS_SL_ABANDONS", "sometimes"),
     ],
 )
 def test_wrong_values_fail_naming_the_variable(name: str, value: str) -> None:
@@ -89,8 +92,35 @@ def test_s3_backend_needs_a_bucket() -> None:
         Settings.from_env({"RECORDINGS_BACKEND": "s3"})
 
 
+def test_the_embedded_demo_simulates_telephony_and_production_does_not(tmp_path: Path) -> None:
+    embedded = Settings.from_env({"INSTANCE_DIR": str(tmp_path)})
+    assert embedded.telephony_simulated
+    production = Settings.from_env({**PRODUCTION, "INSTANCE_DIR": str(tmp_path)})
+    assert not production.telephony_simulated
+
+
+def test_the_browser_phone_names_the_settings_it_still_needs() -> None:
+    assert Settings().voice_sdk_missing == [
+        "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_TWIML_APP_SID"
+    ]  # fmt: skip
+    configured = Settings.from_env({"TWILIO_API_KEY_SID": "SK" + "1" * 32,
+                                    "TWILIO_API_KEY_SECRET": "s" * 32,
+                                    "TWILIO_TWIML_APP_SID": "AP" + "2" * 32})  # fmt: skip
+    assert configured.voice_sdk_missing == []
+
+
 def test_deadline_and_open311_settings() -> None:
     defaults = Settings.from_env({})
     assert defaults.deadline_reminder_days == 2 and defaults.open311_public_read is False
     changed = Settings.from_env({"DEADLINE_REMINDER_DAYS": "3", "OPEN311_PUBLIC_READ": "true"})
     assert changed.deadline_reminder_days == 3 and changed.open311_public_read is True
+
+
+def test_metrics_thresholds_default_to_the_industry_convention_and_can_be_set() -> None:
+    defaults = Settings()
+    assert (defaults.metrics_service_level_s, defaults.metrics_short_abandon_s) == (20, 5)
+    assert defaults.metrics_sl_abandons == "count_against"
+    chosen = Settings.from_env({"METRICS_SERVICE_LEVEL_S": "30", "METRICS_SHORT_ABANDON_S": "0",
+                                "METRICS_SL_ABANDONS": "ignore"})  # fmt: skip
+    assert (chosen.metrics_service_level_s, chosen.metrics_short_abandon_s) == (30, 0)
+    assert chosen.metrics_sl_abandons == "ignore"

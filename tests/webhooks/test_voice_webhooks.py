@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from config import Settings
 from hotline import create_app
+from hotline.agent_models import QueueEntry
 from hotline.calllog import Call
 from hotline.voice import EXTENSION_KEY, Ivr
 from ivr_flows.engine import CallState
@@ -172,12 +173,16 @@ def test_the_survey_never_sends_anyone_to_an_agent_for_not_answering(voice_app: 
     assert verbs(body.get_data(as_text=True))[-1] == "Hangup"
 
 
-def test_a_forged_state_token_gets_an_apology_not_an_error(voice_app: Flask) -> None:
+def test_a_forged_state_token_gets_an_apology_not_an_error(
+    voice_app: Flask, database: Database
+) -> None:
     response = signed_post(
         voice_app.test_client(), f"{BASE_URL}/twilio/step?s=forged", form(Digits="1")
     )
     assert response.status_code == 200
     assert verbs(response.get_data(as_text=True)) == ["Say", "Enqueue"]
+    # The apologised-to caller waits like any other: the agents' live queue shows them.
+    assert count(database, QueueEntry) == 1
 
 
 # Status callbacks -------------------------------------------------------------------------------

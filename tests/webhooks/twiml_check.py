@@ -28,10 +28,11 @@ ATTRIBUTES: dict[str, set[str]] = {
     "Redirect": {"method"},
     "Enqueue": {"action", "method", "waitUrl", "waitUrlMethod"},
     "Dial": {"action", "method", "timeout", "record", "recordingStatusCallback", "callerId"},
+    "Queue": {"url", "method"},
     "Hangup": set(),
 }  # fmt: skip
 CHILDREN = {"Gather": {"Say", "Play", "Pause"}, "Dial": {"Number", "Queue", "Client"}}
-URL_ATTRIBUTES = {"action", "waitUrl", "recordingStatusCallback"}
+URL_ATTRIBUTES = {"action", "waitUrl", "recordingStatusCallback", "url"}
 
 
 def check_exchange(app: Flask, exchange: Exchange, base_url: str) -> None:
