@@ -56,6 +56,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.messaging import init_messaging
     from hotline.runtime import runtime
     from hotline.simulator_media import init_simulator_media
+    from hotline.simulator_web import init_simulator
     from hotline.voice import init_voice
 
     app.register_blueprint(health_bp)
@@ -66,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     init_messaging(app)
     init_api(app)
     init_simulator_media(app)
+    init_simulator(app)
 
     @app.get("/")
     def index() -> ResponseReturnValue:
