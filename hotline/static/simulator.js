@@ -138,6 +138,7 @@ class Microphone {
       microphone = new Microphone(MAX_RECORD_S);
       await microphone.start().catch(() => { microphone = null; state.textContent = message("no_microphone"); });
       phone.dataset.recording = microphone ? "on" : "silent";
+      phone.dataset.recordingSince = String(Date.now());
       return;
     }
     const texts = { keys: "listening", queue: "queue", ended: "ended" };
@@ -155,6 +156,7 @@ class Microphone {
     const wav = microphone ? await microphone.stop() : encodeWav(new Float32Array(WAV_RATE));
     microphone = null;
     delete phone.dataset.recording;
+    delete phone.dataset.recordingSince;
     const data = new FormData();
     data.append("audio", wav, "caller.wav");
     await send(phone.dataset.urlRecord, data);
