@@ -5,6 +5,7 @@ from __future__ import annotations
 import hotline.calllog
 import recordings.models
 import ticketing.models
+import ticketing.practice
 from ticketing.db import Base
 
 metadata = Base.metadata
@@ -12,4 +13,4 @@ metadata = Base.metadata
 __all__ = ["metadata"]
 
 # Imported for their side effect of registering tables on Base.metadata.
-_MODEL_MODULES = (ticketing.models, hotline.calllog, recordings.models)
+_MODEL_MODULES = (ticketing.models, ticketing.practice, hotline.calllog, recordings.models)

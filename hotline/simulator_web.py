@@ -220,3 +220,4 @@ def init_simulator(app: Flask) -> None:
     if runtime(app).settings.simulator_enabled:
         app.extensions["hotline.simulator-calls"] = CallStore(runtime(app).redis)
         app.register_blueprint(bp)
+        app.jinja_env.globals["simulator_enabled"] = True  # the header links to it
