@@ -1,4 +1,5 @@
-"""The baseline for bench/ivr_webhooks.py: a bare Flask endpoint returning fixed TwiML."""
+"""Baselines for the benchmarks: bare Flask endpoints returning fixed TwiML (ivr_webhooks.py)
+and fixed JSON (api.py)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,17 @@ def healthz() -> str:
 @app.post("/twiml")
 def twiml() -> Response:
     return Response(TWIML, mimetype="text/xml")
+
+
+@app.get("/json")
+def json_document() -> Response:
+    """The baseline for bench/api.py: a fixed JSON body about the size of a ticket."""
+    return Response(JSON, mimetype="application/json")
+
+
+JSON = (
+    '{"data":{"number":"6900000012","channel":"web","category":"land","status":"received",'
+    '"status_text_th":"ศูนย์ดำรงธรรมได้รับเรื่องของท่านแล้ว","priority":"normal",'
+    '"description":"โรงงานปล่อยควันดำทุกคืน","caller_phone_masked":"08x xxx 5678",'
+    '"province_code":"50","created_at":"2026-11-24T03:00:00Z"}}'
+)

@@ -46,7 +46,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CALLS_PER_S = float(os.environ.get("BENCH_CALLS_PER_S", "100"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 GUNICORN = os.environ.get(
-    "BENCH_GUNICORN", "--workers 4 --worker-class gthread --threads 2 --log-level warning"
+    "BENCH_GUNICORN",
+    "--workers 4 --worker-class gthread --threads 2 --keep-alive 5 --log-level warning",
 ).split()
 # The caller's keys, in order, for every Gather or Record met.
 COMPLAINT = ["1", "1", "50200", "1", "", "record", "2", "4"]  # files a ticket: database writes
@@ -241,7 +242,7 @@ async def bare_closed_loop(base: str, seconds: float) -> float:
     return len(latencies) / elapsed
 
 
-async def open_loop(base: str, seconds: float, calls_per_s: float) -> tuple[list[float], int]:
+async def open_loop(base: str, seconds: float, calls_per_s: float) -> tuple[list[float], int, int]:
     """Start a new call every 1/calls_per_s seconds, whatever the server's speed."""
     latencies: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -253,8 +254,10 @@ async def open_loop(base: str, seconds: float, calls_per_s: float) -> tuple[list
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(caller.call(MIX[n % len(MIX)])))
-        await asyncio.gather(*tasks)
-    return latencies, len(tasks)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    # An overloaded server drops connections: count those calls as failed, and report them.
+    failed = sum(isinstance(r, (aiohttp.ClientError, RuntimeError)) for r in results)
+    return latencies, len(tasks), failed
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -276,7 +279,7 @@ def main() -> None:
             measured = {name: measure(master, base, scripts)
                         for name, scripts in (("mix", MIX), ("browse", [BROWSE]),
                                               ("complaint", [COMPLAINT]))}  # fmt: skip
-            latencies, calls = asyncio.run(open_loop(base, SECONDS, CALLS_PER_S))
+            latencies, calls, failed = asyncio.run(open_loop(base, SECONDS, CALLS_PER_S))
             rss = worker_rss_mb(master)
     finally:
         flusher.send_signal(signal.SIGTERM)
@@ -303,6 +306,7 @@ def main() -> None:
     figures.update({
         "offered_calls_per_s": CALLS_PER_S,
         "calls_started": calls,
+        "calls_failed": failed,
         "requests_at_offered_load": len(latencies),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),

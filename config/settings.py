@@ -70,6 +70,8 @@ class Settings:
     # A training instance: the browser phone and practice calls (never on production).
     training_mode: bool = False
     training_scenarios_dir: Path | None = None  # unset: ticketing/scenarios (the examples)
+    deadline_reminder_days: int = 2  # business days before a deadline that reminders go out
+    open311_public_read: bool = False  # Open311 reads without an api_key (complaints are private)
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -91,6 +93,8 @@ class Settings:
             raise SettingsError("PROXY_HOPS: the number of trusted proxies, 0 to 5")
         if not 0.1 <= self.twilio_http_timeout_s <= 120:
             raise SettingsError("TWILIO_HTTP_TIMEOUT_S: must be between 0.1 and 120")
+        if not 1 <= self.deadline_reminder_days <= 10:
+            raise SettingsError("DEADLINE_REMINDER_DAYS: must be between 1 and 10 business days")
         if self.recordings_sweep_after_s < 1:
             raise SettingsError("RECORDINGS_SWEEP_AFTER_S: must be at least 1")
         if not 0 <= self.call_log_batch_ms <= 5000:
@@ -233,6 +237,8 @@ _ENV_SPECS = (
     _EnvSpec("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "optional"),
     _EnvSpec("TRAINING_MODE", "training_mode", "bool"),
     _EnvSpec("TRAINING_SCENARIOS_DIR", "training_scenarios_dir", "path"),
+    _EnvSpec("DEADLINE_REMINDER_DAYS", "deadline_reminder_days", "int"),
+    _EnvSpec("OPEN311_PUBLIC_READ", "open311_public_read", "bool"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

@@ -54,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.health import bp as health_bp
     from hotline.i18n import init_i18n
     from hotline.messaging import init_messaging
+    from hotline.open311 import init_open311
     from hotline.runtime import runtime
     from hotline.simulator_media import init_simulator_media
     from hotline.simulator_web import init_simulator
@@ -67,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     init_voice(app, runtime(app))
     init_messaging(app)
     init_api(app)
+    init_open311(app)
     init_simulator_media(app)
     init_simulator(app)
     init_training(app)

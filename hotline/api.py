@@ -21,12 +21,16 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
+from hotline.calllog import Call, CallEvent, CallEventKind, call_tickets
 from hotline.openapi import OPENAPI
 from hotline.runtime import runtime
+from ticketing import referrals
 from ticketing.citizen_id import mask_citizen_id
+from ticketing.deadlines import is_overdue, overdue_referrals
 from ticketing.errors import NotFoundError, PermissionDeniedError, TicketingError
-from ticketing.models import Agency, Category, Referral, Role, Ticket
+from ticketing.models import Agency, Category, Referral, ReferralStatus, Role, Ticket
 from ticketing.numbers import parse_ticket_number
+from ticketing.permissions import Action, can
 from ticketing.phones import mask_phone
 from ticketing.services import TicketDraft, add_note, change_status, open_ticket
 from ticketing.statuses import STATUS_TEXT, TicketStatus
@@ -35,6 +39,7 @@ from ticketing.tokens import TokenOwner, authenticate
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_LIMIT = 100
+MAX_ID = 2**31 - 1
 API_CHANNELS = ("walk_in", "letter", "web", "api")
 TICKET_FIELDS = {
     "channel", "category", "description", "caller_phone", "citizen_id", "citizen_name",
@@ -196,6 +201,205 @@ def post_note(number: str) -> ResponseReturnValue:
                          "created_at": _iso(note.created_at)}), 201  # fmt: skip
 
 
+# Calls ------------------------------------------------------------------------------------------
+
+CALL_PARAMS = {"outcome", "ticket", "since", "until", "cursor", "limit"}
+
+
+@bp.get("/calls")
+@token_required("calls:read")
+def list_calls() -> ResponseReturnValue:
+    """Calls, newest first: outcome, times, the IVR path and the linked tickets."""
+    _staff_actor()
+    _known_params(CALL_PARAMS)
+    limit = _int_arg("limit", 20, 1, MAX_LIMIT)
+    query = select(Call).where(Call.is_training.is_(False))
+    if outcome := request.args.get("outcome"):
+        query = query.where(Call.outcome == outcome)
+    if number := request.args.get("ticket"):
+        linked = select(call_tickets.c.call_id).where(
+            call_tickets.c.ticket_id == _ticket(number).id
+        )
+        query = query.where(Call.id.in_(linked))
+    for name, op in (("since", "ge"), ("until", "lt")):
+        if value := request.args.get(name):
+            moment = _datetime_arg(name, value)
+            query = query.where(
+                Call.started_at >= moment if op == "ge" else Call.started_at < moment
+            )
+    before = _cursor("c")
+    if before is not None:
+        query = query.where(Call.id < before)
+    with runtime().uow() as uow:
+        rows = list(uow.session.scalars(query.order_by(Call.id.desc()).limit(limit + 1)))
+        page, more = rows[:limit], len(rows) > limit
+        data = _calls_json(uow.session, page)
+    next_cursor = _encode_cursor(page[-1].id, "c") if more and page else None
+    return jsonify(data=data, next_cursor=next_cursor)
+
+
+@bp.get("/calls/<call_sid>")
+@token_required("calls:read")
+def get_call(call_sid: str) -> ResponseReturnValue:
+    _staff_actor()
+    with runtime().uow() as uow:
+        call = uow.session.scalars(
+            select(Call).where(Call.call_sid == call_sid, Call.is_training.is_(False))
+        ).first()
+        if call is None:
+            raise ApiError(404, "not_found", f"no call {call_sid!r}", "call_sid")
+        [data] = _calls_json(uow.session, [call])
+    return jsonify(data=data)
+
+
+def _calls_json(session: Any, calls: list[Call]) -> list[dict[str, Any]]:
+    """Calls with their IVR paths and ticket numbers, in two queries for the whole page."""
+    ids = [c.id for c in calls]
+    paths: dict[int, list[str]] = {i: [] for i in ids}
+    numbers: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        for call_id, node in session.execute(
+            select(CallEvent.call_id, CallEvent.node)
+            .where(CallEvent.call_id.in_(ids), CallEvent.kind == CallEventKind.IVR_ENTER.value)
+            .order_by(CallEvent.at, CallEvent.id)
+        ):
+            if node:
+                paths[call_id].append(node)
+        for call_id, number in session.execute(
+            select(call_tickets.c.call_id, Ticket.number)
+            .join(Ticket, Ticket.id == call_tickets.c.ticket_id)
+            .where(call_tickets.c.call_id.in_(ids))
+        ):
+            numbers[call_id].append(number)
+    whole = can(_owner().actor, Action.VIEW_CALLER_NUMBER)
+    return [_call_json(c, paths[c.id], sorted(numbers[c.id]), whole) for c in calls]
+
+
+def _call_json(call: Call, path: list[str], tickets: list[str], whole: bool) -> dict[str, Any]:
+    return {
+        "call_sid": call.call_sid,
+        "direction": call.direction,
+        "twilio_status": call.twilio_status,
+        "outcome": call.outcome,
+        "caller_masked": mask_phone(call.from_number) if call.from_number else None,
+        "caller": call.from_number if whole else None,
+        "started_at": _iso(call.started_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "duration_s": call.duration_s,
+        "queue_wait_s": call.queue_wait_s,
+        "last_node": call.last_node,
+        "ivr_path": path,
+        "tickets": tickets,
+    }
+
+
+# Referrals --------------------------------------------------------------------------------------
+
+REFERRAL_PARAMS = {"status", "overdue", "cursor", "limit"}
+
+
+@bp.get("/referrals")
+@token_required("referrals:read")
+def list_referrals() -> ResponseReturnValue:
+    """Referrals, newest first; an agency's token sees only its own."""
+    _known_params(REFERRAL_PARAMS)
+    limit = _int_arg("limit", 20, 1, MAX_LIMIT)
+    query = _visible_referrals()
+    if status := request.args.get("status"):
+        if status not in {s.value for s in ReferralStatus}:
+            raise ApiError(400, "invalid", f"unknown status {status!r}", "status")
+        query = query.where(Referral.status == status)
+    if (flag := request.args.get("overdue")) is not None:
+        if flag not in ("true", "false"):
+            raise ApiError(400, "invalid", "overdue must be true or false", "overdue")
+        late = overdue_referrals(runtime().clock())
+        query = query.where(late if flag == "true" else ~late)
+    before = _cursor("r")
+    if before is not None:
+        query = query.where(Referral.id < before)
+    with runtime().uow() as uow:
+        rows = list(uow.session.execute(query.order_by(Referral.id.desc()).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = _encode_cursor(page[-1][0].id, "r") if more and page else None
+    return jsonify(data=[referral_json(r, t) for r, t in page], next_cursor=next_cursor)
+
+
+@bp.get("/referrals/<int:referral_id>")
+@token_required("referrals:read")
+def get_referral(referral_id: int) -> ResponseReturnValue:
+    return jsonify(data=referral_json(*_referral(referral_id)))
+
+
+@bp.post("/referrals/<int:referral_id>/progress")
+@token_required("referrals:write")
+def referral_progress(referral_id: int) -> ResponseReturnValue:
+    return _act_on_referral(referral_id, referrals.post_progress, "text")
+
+
+@bp.post("/referrals/<int:referral_id>/answer")
+@token_required("referrals:write")
+def referral_answer(referral_id: int) -> ResponseReturnValue:
+    return _act_on_referral(referral_id, referrals.answer, "text")
+
+
+@bp.post("/referrals/<int:referral_id>/send-back")
+@token_required("referrals:write")
+def referral_send_back(referral_id: int) -> ResponseReturnValue:
+    return _act_on_referral(referral_id, referrals.send_back, "reason")
+
+
+def _act_on_referral(
+    referral_id: int, service: Callable[..., Referral], field: str
+) -> ResponseReturnValue:
+    """Check the body, then let ticketing.referrals validate, write and audit in one go."""
+    body = _json_object({field}, required={field})
+    _referral(referral_id)  # another agency's referral is a 404, like an unknown one
+    service(runtime().uow(), referral_id, body[field], _owner().actor)
+    return jsonify(data=referral_json(*_referral(referral_id)))
+
+
+def _visible_referrals() -> Select[Referral, Ticket]:
+    actor = _owner().actor
+    query = (
+        select(Referral, Ticket)
+        .join(Ticket, Ticket.id == Referral.ticket_id)
+        .options(joinedload(Referral.agency), joinedload(Ticket.category))
+        .where(Ticket.is_training.is_(False))
+    )
+    if actor.role == Role.AGENCY:
+        query = query.where(Referral.agency_id == actor.agency_id)
+    return query
+
+
+def _referral(referral_id: int) -> tuple[Referral, Ticket]:
+    if referral_id > MAX_ID:  # beyond any id the database can hold
+        raise ApiError(404, "not_found", f"no referral {referral_id}", "referral_id")
+    with runtime().uow() as uow:
+        row = uow.session.execute(_visible_referrals().where(Referral.id == referral_id)).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no referral {referral_id}", "referral_id")
+    return row[0], row[1]
+
+
+def referral_json(referral: Referral, ticket: Ticket) -> dict[str, Any]:
+    """A referral as the API shows it: what the agency must act on, no personal data."""
+    return {
+        "id": referral.id,
+        "ticket": ticket.number,
+        "ticket_status": ticket.status,
+        "category": ticket.category.code,
+        "agency": referral.agency.code,
+        "agency_name_th": referral.agency.name_th,
+        "status": referral.status,
+        "sent_at": _iso(referral.sent_at),
+        "due_at": _iso(referral.due_at),
+        "answered_at": _iso(referral.answered_at),
+        "response": referral.response,
+        "overdue": is_overdue(referral, runtime().clock()),
+    }
+
+
 # Helpers ----------------------------------------------------------------------------------------
 
 
@@ -218,6 +422,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
         "due_at": _iso(ticket.due_at),
+        "overdue": is_overdue(ticket, runtime().clock()),
     }
 
 
@@ -228,7 +433,7 @@ def _iso(value: datetime | None) -> str | None:
 def _staff_actor() -> Any:
     actor = _owner().actor
     if actor.role == Role.AGENCY:
-        raise ApiError(403, "forbidden", "agency tokens may add notes only")
+        raise ApiError(403, "forbidden", "agency tokens may not do this; it is for center staff")
     return actor
 
 
@@ -241,13 +446,15 @@ def _visible(query: Select[Ticket]) -> Select[Ticket]:
     return query
 
 
+def _known_params(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise ApiError(400, "invalid", f"unknown parameter {unknown[0]!r}", unknown[0])
+
+
 def _filtered(query: Select[Ticket]) -> Select[Ticket]:
     args = request.args
-    unknown = set(args) - {"status", "category", "province", "since", "until", "cursor", "limit"}
-    if unknown:
-        raise ApiError(
-            400, "invalid", f"unknown parameter {sorted(unknown)[0]!r}", sorted(unknown)[0]
-        )
+    _known_params({"status", "category", "province", "since", "until", "cursor", "limit"})
     if status := args.get("status"):
         if status not in {s.value for s in TicketStatus}:
             raise ApiError(400, "invalid", f"unknown status {status!r}", "status")
@@ -317,11 +524,12 @@ def _datetime_arg(name: str, raw: str) -> datetime:
     return value
 
 
-def _encode_cursor(ticket_id: int) -> str:
-    return base64.urlsafe_b64encode(f"t{ticket_id}".encode()).decode().rstrip("=")
+def _encode_cursor(row_id: int, kind: str = "t") -> str:
+    """An opaque cursor: the last id seen, tagged with the kind of list (t, c, r)."""
+    return base64.urlsafe_b64encode(f"{kind}{row_id}".encode()).decode().rstrip("=")
 
 
-def _cursor() -> int | None:
+def _cursor(kind: str = "t") -> int | None:
     raw = request.args.get("cursor")
     if raw is None:
         return None
@@ -329,7 +537,7 @@ def _cursor() -> int | None:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         text = ""
-    if not text.startswith("t") or not text[1:].isdecimal():
+    if not text.startswith(kind) or not text[1:].isdecimal():
         raise ApiError(400, "invalid", "unknown cursor", "cursor")
     return int(text[1:])
 

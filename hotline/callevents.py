@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call, CallEvent, CallEventKind
-from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts, upsert
+from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts, upsert_statement
 
 log = logging.getLogger(__name__)
 
@@ -164,21 +164,20 @@ def flush_buffer(database: Database, redis: Redis, batch: int = 2000) -> int:
 
 
 def apply_entries(session: Session, entries: Sequence[LogEntry]) -> None:
+    """Apply a batch set by set: a few statements per batch, not per entry or per call."""
     calls = _ensure_calls(session, entries)
     _insert_events(session, calls, [e for e in entries if e.kind not in CALL_ONLY])
     for entry in entries:
         _update_call(calls[entry.call_sid], entry)
     session.flush()
-    for call in calls.values():
-        if call.ended_at is not None:
-            _settle(session, call)
+    _settle(session, [call for call in calls.values() if call.ended_at is not None])
 
 
 def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Call]:
     sids = list(dict.fromkeys(e.call_sid for e in entries))
     started = {e.call_sid: e for e in entries if e.kind == CALL_STARTED}
     rows = [_new_call_row(sid, started.get(sid), entries) for sid in sids]
-    session.execute(insert_ignoring_conflicts(session, Call).values(rows))
+    session.execute(insert_ignoring_conflicts(session, Call.__table__), rows)
     found = session.scalars(select(Call).where(Call.call_sid.in_(sids)))
     return {call.call_sid: call for call in found}
 
@@ -219,8 +218,8 @@ def _insert_events(session: Session, calls: dict[str, Call], entries: Iterable[L
         }
         for e in entries
     ]
-    if rows:
-        session.execute(insert_ignoring_conflicts(session, CallEvent), rows)
+    if rows:  # a Core executemany: one round trip for the batch, not an ORM insert per row
+        session.execute(insert_ignoring_conflicts(session, CallEvent.__table__), rows)
 
 
 def _update_call(call: Call, entry: LogEntry) -> None:
@@ -254,23 +253,31 @@ def _apply_status(call: Call, entry: LogEntry, data: dict[str, Any]) -> None:
         call.duration_s = int(duration) if duration is not None else None
 
 
-def _settle(session: Session, call: Call) -> None:
-    """Decide how an ended call turned out, from everything logged about it so far."""
-    kinds = set(session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id)))
-    call.outcome = outcome_of(kinds, call.twilio_status)
-    hung_up_in_ivr = call.outcome == "abandoned_ivr"
-    end_kind = CallEventKind.HANGUP if hung_up_in_ivr else CallEventKind.COMPLETE
-    row = {
-        "call_id": call.id,
-        "kind": end_kind.value,
-        "node": call.last_node,
-        "value": call.outcome,
-        "at": call.ended_at,
-        "dedupe_key": f"{call.call_sid}:end",
-        "data": {"duration_s": call.duration_s},
-    }
+def _settle(session: Session, ended: Sequence[Call]) -> None:
+    """Decide how ended calls turned out, from everything logged about each so far."""
+    if not ended:
+        return
+    kinds: dict[int, set[str]] = {call.id: set() for call in ended}
+    for call_id, kind in session.execute(
+        select(CallEvent.call_id, CallEvent.kind).distinct().where(CallEvent.call_id.in_(kinds))
+    ):
+        kinds[call_id].add(kind)
+    rows = []
+    for call in ended:
+        call.outcome = outcome_of(kinds[call.id], call.twilio_status)
+        hung_up_in_ivr = call.outcome == "abandoned_ivr"
+        rows.append({
+            "call_id": call.id,
+            "kind": (CallEventKind.HANGUP if hung_up_in_ivr else CallEventKind.COMPLETE).value,
+            "node": call.last_node,
+            "value": call.outcome,
+            "at": call.ended_at,
+            "dedupe_key": f"{call.call_sid}:end",
+            "data": {"duration_s": call.duration_s},
+        })  # fmt: skip
     # Late entries may change the outcome: the one end event follows it.
-    upsert(session, CallEvent, "dedupe_key", row, ["kind", "node", "value"])
+    session.execute(upsert_statement(session, CallEvent.__table__, "dedupe_key",
+                                     ["kind", "node", "value"]), rows)  # fmt: skip
 
 
 def outcome_of(kinds: set[str], twilio_status: str) -> str:

@@ -374,6 +374,24 @@ def holidays_list(year: int | None) -> None:
 
 
 @main.group()
+def deadlines() -> None:
+    """Reminders before deadlines and escalations after them (the worker runs them every minute)."""
+
+
+@deadlines.command("check")
+@_domain_errors
+def deadlines_check() -> None:
+    """Run one round now: remind what is due soon, escalate what is overdue."""
+    from hotline.worker import check_deadlines
+
+    report = check_deadlines(_runtime())
+    click.echo(
+        f"reminded {report.reminded}, escalated {report.escalated} "
+        f"({report.alerts} alerts, {report.sms} SMS to agencies)"
+    )
+
+
+@main.group()
 def token() -> None:
     """API bearer tokens."""
 
@@ -383,7 +401,8 @@ def token() -> None:
 @click.option("--user", "username", help="The user the token acts as.")
 @click.option("--agency", "agency_code", help="The agency the token belongs to.")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              help="tickets:read, tickets:write, reference:read (repeat for several).")  # fmt: skip
+              help="tickets:read, tickets:write, reference:read, calls:read, referrals:read, "
+                   "referrals:write (repeat for several).")  # fmt: skip
 @_domain_errors
 def token_create(
     name: str, username: str | None, agency_code: str | None, scopes: tuple[str, ...]

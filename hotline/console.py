@@ -26,9 +26,13 @@ from hotline.recording_jobs import make_store
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
 from recordings.storage import StorageError
+from ticketing import referrals
 from ticketing.audit import record_audit
+from ticketing.citizen_id import mask_citizen_id
+from ticketing.deadlines import OPEN_REFERRAL, is_overdue
 from ticketing.errors import TicketingError
-from ticketing.models import Note, Referral, Role, StatusChange, Ticket
+from ticketing.locations import validate_location
+from ticketing.models import Alert, Note, Referral, Role, StatusChange, Ticket
 from ticketing.numbers import parse_ticket_number
 from ticketing.phones import mask_phone
 from ticketing.services import add_note, change_status
@@ -45,6 +49,14 @@ RECORDING_STATES = {
     "pending": _l("กำลังดึงไฟล์"), "stored": _l("จัดเก็บแล้ว"), "failed": _l("ดึงไฟล์ไม่สำเร็จ"),
     "absent": _l("ไม่มีเสียง"), "purged": _l("ลบตามระยะเวลาเก็บรักษา"),
 }  # fmt: skip
+REFERRAL_STATUSES = {
+    "sent": _l("รอดำเนินการ"), "in_progress": _l("กำลังดำเนินการ"), "answered": _l("ตอบแล้ว"),
+    "returned": _l("ส่งคืนศูนย์แล้ว"),
+}  # fmt: skip
+REFERRAL_ACTIONS = {
+    "progress": referrals.post_progress, "answer": referrals.answer,
+    "send_back": referrals.send_back,
+}  # fmt: skip
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 THAI_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
                "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")  # fmt: skip
@@ -56,11 +68,29 @@ ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 @roles_required(*STAFF, Role.AGENCY)
 def home() -> ResponseReturnValue:
     user = current_user()
-    # Agencies see only what was referred to them: their view comes with referrals.
-    tickets = [] if user is None or user.role == Role.AGENCY else _recent_tickets()
+    if user is None or user.role == Role.AGENCY:
+        # Agencies see only what was referred to them.
+        return redirect(url_for("console.agency_referrals"))
+    tickets = _recent_tickets()
     return render_template(
-        "console/home.html", tickets=tickets, recordings=_stored_recordings(tickets)
+        "console/home.html",
+        tickets=tickets,
+        recordings=_stored_recordings(tickets),
+        alerts=_alerts_for(user.id),
     )
+
+
+def _alerts_for(user_id: int, limit: int = 20) -> list[tuple[Alert, str]]:
+    """The newest reminders and escalations addressed to this user, with their ticket numbers."""
+    with runtime().uow() as uow:
+        query = (
+            select(Alert, Ticket.number)
+            .join(Ticket, Ticket.id == Alert.ticket_id)
+            .where(Alert.user_id == user_id)
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
+            .limit(limit)
+        )
+        return [(alert, number) for alert, number in uow.session.execute(query)]
 
 
 def _stored_recordings(tickets: list[Ticket]) -> dict[int, str]:
@@ -180,6 +210,18 @@ def status_th(value: str) -> str:
     return localized(text.label_th, text.label_en)
 
 
+@bp.app_template_filter("referral_status_th")
+def referral_status_th(value: str) -> str:
+    label = REFERRAL_STATUSES.get(value)
+    return str(label) if label is not None else value
+
+
+@bp.app_template_global("overdue")
+def overdue(item: Ticket | Referral) -> bool:
+    """Past its deadline and still open, on the app's clock (see ticketing.deadlines)."""
+    return is_overdue(item, runtime().clock())
+
+
 # A ticket ---------------------------------------------------------------------------------------
 
 
@@ -190,6 +232,7 @@ class TimelineItem:
     title: str
     body: str = ""
     recording_sid: str | None = None
+    overdue: bool = False
 
 
 @bp.get("/tickets/<number>")
@@ -283,7 +326,8 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
             agency = localized(referral.agency.name_th, referral.agency.name_en)
             due = be_datetime(referral.due_at)
             title = _("ส่งต่อ %(agency)s (กำหนด %(due)s)", agency=agency, due=due)
-            items.append(TimelineItem(referral.sent_at, "referral", title, referral.response))
+            items.append(TimelineItem(referral.sent_at, "referral", title, referral.response,
+                                      overdue=overdue(referral)))  # fmt: skip
         for call in session.scalars(
             select(Call).join(call_tickets, call_tickets.c.call_id == Call.id)
             .where(call_tickets.c.ticket_id == ticket.id)
@@ -300,3 +344,93 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
             sid = recording.sid if playable else None
             items.append(TimelineItem(recording.created_at, "recording", title, recording_sid=sid))
     return sorted(items, key=lambda item: item.at)
+
+
+# Agencies: what was referred to them -----------------------------------------------------------
+
+
+@bp.get("/referrals")
+@roles_required(Role.AGENCY)
+def agency_referrals() -> ResponseReturnValue:
+    """The agency's referrals: open ones first, soonest deadline first."""
+    agency_id = current_actor().agency_id
+    with runtime().uow() as uow:
+        rows = list(uow.session.scalars(
+            select(Referral)
+            .options(joinedload(Referral.agency))
+            .where(Referral.agency_id == agency_id)
+            .order_by(Referral.status.notin_(OPEN_REFERRAL), Referral.due_at)
+            .limit(200)
+        ))  # fmt: skip
+        tickets = {t.id: t for t in uow.session.scalars(
+            select(Ticket).options(joinedload(Ticket.category))
+            .where(Ticket.id.in_([r.ticket_id for r in rows]))
+        )}  # fmt: skip
+    return render_template("console/referrals.html", referrals=rows, tickets=tickets,
+                           alerts=_alerts_for(current_actor().user_id or 0))  # fmt: skip
+
+
+@bp.get("/referrals/<int:referral_id>")
+@roles_required(Role.AGENCY)
+def agency_referral(referral_id: int) -> ResponseReturnValue:
+    referral = _own_referral_or_404(referral_id)
+    with runtime().uow() as uow:
+        ticket = uow.session.scalars(
+            select(Ticket).options(joinedload(Ticket.category))
+            .where(Ticket.id == referral.ticket_id)
+        ).one()  # fmt: skip
+        notes = list(uow.session.scalars(
+            select(Note).where(Note.ticket_id == ticket.id, Note.is_public)
+            .order_by(Note.created_at)
+        ))  # fmt: skip
+    return render_template(
+        "console/referral.html",
+        referral=referral,
+        ticket=ticket,
+        notes=notes,
+        place=_place_th(ticket),
+        citizen_id=mask_citizen_id(ticket.citizen_id) if ticket.citizen_id else "-",
+        error=request.args.get("error"),
+        is_open=referral.status in OPEN_REFERRAL,
+    )
+
+
+@bp.post("/referrals/<int:referral_id>/respond")
+@roles_required(Role.AGENCY)
+def agency_respond(referral_id: int) -> ResponseReturnValue:
+    """Progress, answer or send back (with a reason): ticketing.referrals does the work."""
+    _own_referral_or_404(referral_id)
+    action = REFERRAL_ACTIONS.get(request.form.get("action", ""))
+    target = url_for("console.agency_referral", referral_id=referral_id)
+    if action is None:
+        return redirect(url_for("console.agency_referral", referral_id=referral_id,
+                                error=_("โปรดเลือกว่าจะแจ้งความคืบหน้า ตอบ หรือส่งคืนเรื่อง")))  # fmt: skip
+    try:
+        action(runtime().uow(), referral_id, request.form.get("text", ""), current_actor())
+    except TicketingError as exc:
+        return redirect(url_for("console.agency_referral", referral_id=referral_id,
+                                error=exc.message))  # fmt: skip
+    return redirect(target)
+
+
+def _own_referral_or_404(referral_id: int) -> Referral:
+    """Another agency's referral does not exist, as far as this user can tell."""
+    agency_id = current_actor().agency_id
+    with runtime().uow() as uow:
+        referral = uow.session.scalars(
+            select(Referral).options(joinedload(Referral.agency))
+            .where(Referral.id == referral_id, Referral.agency_id == agency_id)
+        ).first()  # fmt: skip
+    if referral is None or agency_id is None:
+        abort(404)
+    return referral
+
+
+def _place_th(ticket: Ticket) -> str:
+    if not ticket.province_code:
+        return "-"
+    try:
+        return validate_location(ticket.province_code, ticket.district_code,
+                                 ticket.subdistrict_code, ticket.postal_code).label_th  # fmt: skip
+    except TicketingError:
+        return ticket.province_code

@@ -227,10 +227,10 @@ def link_call_and_recording(
     call–ticket link and the recording row, each an idempotent upsert."""
     # The call log may not have caught up yet: create the Call row if it is missing.
     call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
-    session.execute(insert_ignoring_conflicts(session, Call).values(call_row))
+    session.execute(insert_ignoring_conflicts(session, Call.__table__), [call_row])
     call_id = session.scalars(select(Call.id).where(Call.call_sid == call_sid)).one()
     link = {"call_id": call_id, "ticket_id": ticket_id}
-    session.execute(insert_ignoring_conflicts(session, call_tickets).values(link))
+    session.execute(insert_ignoring_conflicts(session, call_tickets), [link])
     sid = data.get("recording_sid")
     if sid:
         duration = data.get("recording_duration", "")
@@ -238,7 +238,7 @@ def link_call_and_recording(
                      "media_url": data.get("recording_url", ""), "state": "pending",
                      "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
                      "duration_s": int(duration) if duration.isdecimal() else None}  # fmt: skip
-        upsert(session, Recording, "sid", recording, ["ticket_id", "duration_s"])
+        upsert(session, Recording.__table__, "sid", recording, ["ticket_id", "duration_s"])
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:

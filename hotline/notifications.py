@@ -116,7 +116,7 @@ def record_reply(uow: UnitOfWork, phone: str, body: str) -> str | None:
     with uow:
         if word in STOP_WORDS:
             row = {"phone": phone, "opted_out_at": utcnow()}
-            uow.session.execute(insert_ignoring_conflicts(uow.session, SmsOptOut).values(row))
+            uow.session.execute(insert_ignoring_conflicts(uow.session, SmsOptOut.__table__), [row])
             uow.commit()
             return "stop"
         if word in START_WORDS:

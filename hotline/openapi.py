@@ -52,6 +52,7 @@ _TICKET = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": ["string", "null"], "format": "date-time"},
         "due_at": {"type": ["string", "null"], "format": "date-time"},
+        "overdue": {"type": "boolean"},
     },
 }
 _NEW_TICKET = {
@@ -72,6 +73,64 @@ _NEW_TICKET = {
         "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
     },
 }
+
+
+_DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_CALL = {
+    "type": "object",
+    "required": ["call_sid", "started_at", "ivr_path", "tickets", "caller_masked", "caller"],
+    "properties": {
+        "call_sid": {"type": "string"},
+        "direction": {"type": "string"},
+        "twilio_status": {"type": "string"},
+        "outcome": {"type": ["string", "null"]},
+        "caller_masked": {"type": ["string", "null"]},
+        "caller": {
+            "type": ["string", "null"],
+            "description": "the whole number, for supervisors' and admins' tokens only",
+        },
+        "started_at": {"type": "string", "format": "date-time"},
+        "answered_at": _DATETIME_OR_NULL,
+        "ended_at": _DATETIME_OR_NULL,
+        "duration_s": {"type": ["integer", "null"]},
+        "queue_wait_s": {"type": ["integer", "null"]},
+        "last_node": {"type": ["string", "null"]},
+        "ivr_path": {"type": "array", "items": {"type": "string"}},
+        "tickets": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_REFERRAL = {
+    "type": "object",
+    "required": ["id", "ticket", "agency", "status", "sent_at", "due_at", "overdue"],
+    "properties": {
+        "id": {"type": "integer"},
+        "ticket": {"type": "string"},
+        "ticket_status": {"type": "string"},
+        "category": {"type": "string"},
+        "agency": {"type": "string"},
+        "agency_name_th": {"type": "string"},
+        "status": {"type": "string", "enum": ["sent", "in_progress", "answered", "returned"]},
+        "sent_at": {"type": "string", "format": "date-time"},
+        "due_at": {"type": "string", "format": "date-time"},
+        "answered_at": _DATETIME_OR_NULL,
+        "response": {"type": "string"},
+        "overdue": {"type": "boolean"},
+    },
+}
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    body = {"type": "object", "required": ["data", "next_cursor"],
+            "properties": {"data": {"type": "array", "items": item},
+                           "next_cursor": {"type": ["string", "null"]}}}  # fmt: skip
+    return {"200": {"description": "a page", "content": {"application/json": {"schema": body}}}}
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    params = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+              for n in names]  # fmt: skip
+    limit = {"type": "integer", "minimum": 1, "maximum": 100}
+    return [*params, {"name": "limit", "in": "query", "required": False, "schema": limit}]
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -105,6 +164,22 @@ def _ticket_action(
 
 
 _SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
+_REFERRAL_ID = {"name": "referral_id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}  # fmt: skip
+
+
+def _referral_action(summary: str, field: str) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1, "maxLength": 5000}
+    body = {"type": "object", "additionalProperties": False, "required": [field],
+            "properties": {field: text}}  # fmt: skip
+    return {
+        "summary": summary,
+        "security": _SECURED,
+        "parameters": [_REFERRAL_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {**_ok(_REFERRAL), **_errors(400, 401, 403, 404, 413, 422)},
+    }
+
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -184,6 +259,54 @@ OPENAPI: dict[str, Any] = {
                 required=["body"],
                 answer=_ok({"type": "object"}, "201"),
             )
+        },
+        "/api/v1/calls": {
+            "get": {
+                "summary": "Calls, newest first: outcome, times, IVR path, tickets (staff tokens)",
+                "security": _SECURED,
+                "parameters": _query("outcome", "ticket", "since", "until", "cursor"),
+                "responses": {**_page(_CALL), **_errors(400, 401, 403, 404)},
+            },
+        },
+        "/api/v1/calls/{call_sid}": {
+            "get": {
+                "summary": "One call",
+                "security": _SECURED,
+                "parameters": [
+                    {
+                        "name": "call_sid",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {**_ok(_CALL), **_errors(401, 403, 404)},
+            },
+        },
+        "/api/v1/referrals": {
+            "get": {
+                "summary": "Referrals, newest first (an agency's token sees only its own)",
+                "security": _SECURED,
+                "parameters": _query("status", "overdue", "cursor"),
+                "responses": {**_page(_REFERRAL), **_errors(400, 401, 403)},
+            },
+        },
+        "/api/v1/referrals/{referral_id}": {
+            "get": {
+                "summary": "One referral",
+                "security": _SECURED,
+                "parameters": [_REFERRAL_ID],
+                "responses": {**_ok(_REFERRAL), **_errors(401, 403, 404)},
+            },
+        },
+        "/api/v1/referrals/{referral_id}/progress": {
+            "post": _referral_action("The agency reports progress", "text"),
+        },
+        "/api/v1/referrals/{referral_id}/answer": {
+            "post": _referral_action("The agency answers", "text"),
+        },
+        "/api/v1/referrals/{referral_id}/send-back": {
+            "post": _referral_action("The agency sends the referral back, with a reason", "reason"),
         },
         "/api/v1/categories": {
             "get": {

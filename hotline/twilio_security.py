@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from config import Settings
+from ivr_flows.twiml import Response as TwimlDocument
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
@@ -63,7 +64,7 @@ def check_twilio_signature() -> None:
     check()
 
 
-def twiml(response: VoiceResponse | str) -> Response:
+def twiml(response: TwimlDocument | VoiceResponse | str) -> Response:
     return Response(str(response), status=200, mimetype="text/xml", content_type=XML)
 
 

@@ -43,7 +43,7 @@ from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcom
 from ivr_flows.loader import load_flow
 from ivr_flows.model import Flow
 from ivr_flows.render import Renderer, Voice
-from ticketing.reference import reference_data
+from ticketing.reference import cached_reference_data, reference_data
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
 log = logging.getLogger(__name__)
@@ -366,9 +366,11 @@ def _call_info() -> CallInfo:
 
 
 def _context(rt: Runtime, call: CallInfo) -> Context:
-    with rt.uow() as uow:
-        holidays = reference_data(uow).holidays
-    return Context(now=call.now, holidays=holidays, validators=VALIDATORS)
+    reference = cached_reference_data(rt.db.memo)
+    if reference is None:
+        with rt.uow() as uow:
+            reference = reference_data(uow)
+    return Context(now=call.now, holidays=reference.holidays, validators=VALIDATORS)
 
 
 def _state(ivr: Ivr) -> CallState:

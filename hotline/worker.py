@@ -19,12 +19,14 @@ from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from hotline.callevents import BUFFER_KEY, flush_buffer
-from hotline.runtime import runtime
+from hotline.runtime import Runtime, runtime
 from ticketing.db import Database
+from ticketing.deadlines import DeadlineReport, run_deadline_checks
 
 log = logging.getLogger(__name__)
 FLUSH_LOCK = BUFFER_KEY + ":lock"
 LOCK_TTL_S = 60
+DEADLINES_EVERY_S = 60  # reminders and escalations are about days: a minute late is on time
 
 
 def flush_once(database: Database, redis: Redis) -> int:
@@ -79,8 +81,18 @@ class CallLogFlusher(threading.Thread):
         self.join(timeout=30)
 
 
+def check_deadlines(rt: Runtime) -> DeadlineReport:
+    """Remind before deadlines and escalate after them (ticketing.deadlines), on the app clock."""
+    report = run_deadline_checks(rt.uow(), now=rt.clock(), tz=rt.settings.tz,
+                                 remind_days=rt.settings.deadline_reminder_days)  # fmt: skip
+    if report.reminded or report.escalated:
+        log.info("deadlines: %d reminded, %d escalated", report.reminded, report.escalated)
+    return report
+
+
 class Housekeeper(threading.Thread):
-    """Every 10 s: send waiting SMS, re-enqueue stuck recordings; daily: purge expired audio.
+    """Every 10 s: send waiting SMS, re-enqueue stuck recordings; every minute: deadline
+    reminders and escalations; daily: purge expired audio.
 
     Runs in every worker; a Redis lock per task makes one process do each round.
     """
@@ -107,6 +119,8 @@ class Housekeeper(threading.Thread):
                 send_pending(rt)
             if rt.redis.set("hotline:lock:sweep", "1", nx=True, ex=int(self._interval)):
                 sweep(rt)
+            if rt.redis.set("hotline:lock:deadlines", "1", nx=True, ex=DEADLINES_EVERY_S):
+                check_deadlines(rt)
             days = rt.settings.recording_retention_days
             if days and rt.redis.set("hotline:lock:purge", "1", nx=True, ex=24 * 3600):
                 report = purge(rt, days)

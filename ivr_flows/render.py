@@ -6,14 +6,13 @@ and this module knows nothing about routes or encryption.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from twilio.twiml.voice_response import Gather, VoiceResponse
-
 from ivr_flows.engine import CallState, Play
 from ivr_flows.model import Flow, Node, Prompt
+from ivr_flows.twiml import Element, Response
 
 MENU_TIMEOUT_S = 6
 COLLECT_TIMEOUT_S = 8
@@ -48,14 +47,22 @@ def fill(text: str, data: Mapping[str, str]) -> str:
 
 
 class Renderer:
-    def __init__(self, flow: Flow, voice: Voice, urls: Urls, recording_max_s: int) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        voice: Voice,
+        urls: Urls,
+        recording_max_s: int,
+        document: Callable[[], Response] = Response,
+    ) -> None:
         self.flow = flow
+        self.document = document
         self.voice = voice
         self.urls = urls
         self.recording_max_s = recording_max_s
 
-    def play(self, outcome: Play) -> VoiceResponse:
-        response = VoiceResponse()
+    def play(self, outcome: Play) -> Response:
+        response = self.document()
         state = outcome.state
         for prompt in outcome.lead_in:
             self._speak(response, prompt, state.data)
@@ -63,30 +70,30 @@ class Renderer:
         getattr(self, f"_{node.kind}")(response, node, state)
         return response
 
-    def hold(self, node: Node, data: Mapping[str, str]) -> VoiceResponse:
+    def hold(self, node: Node, data: Mapping[str, str]) -> Response:
         """What a queued caller hears while waiting (Twilio re-requests it when it ends)."""
-        response = VoiceResponse()
+        response = self.document()
         self._speak(response, node.hold, data)
         response.pause(length=HOLD_PAUSE_S)
         return response
 
-    def apology(self, text: str, queue: str, action: str) -> VoiceResponse:
+    def apology(self, text: str, queue: str, action: str) -> Response:
         """Used when anything fails: apologise and put the caller through to agents."""
-        response = VoiceResponse()
+        response = self.document()
         response.say(text, voice=self.voice.name, language=self.voice.language)
         response.enqueue(queue, action=action, method="POST")
         return response
 
     # Node kinds -----------------------------------------------------------------------
 
-    def _menu(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+    def _menu(self, response: Response, node: Node, state: CallState) -> None:
         gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
         self._speak(gather, node.prompt, state.data)
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
 
     _survey = _menu
 
-    def _collect(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+    def _collect(self, response: Response, node: Node, state: CallState) -> None:
         if state.confirming is not None:
             gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
             self._speak(gather, node.confirm, state.data)
@@ -100,7 +107,7 @@ class Renderer:
             self._speak(gather, node.prompt, state.data)
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
 
-    def _record(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+    def _record(self, response: Response, node: Node, state: CallState) -> None:
         self._speak(response, node.prompt, state.data)
         response.record(
             action=self.urls.step(state),
@@ -116,7 +123,7 @@ class Renderer:
         # An empty recording does not call the action; Twilio falls through to this.
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
 
-    def _enqueue(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+    def _enqueue(self, response: Response, node: Node, state: CallState) -> None:
         self._speak(response, node.prompt, state.data)
         response.enqueue(
             node.queue,
@@ -126,13 +133,13 @@ class Renderer:
             wait_url_method="POST",
         )
 
-    def _transfer(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+    def _transfer(self, response: Response, node: Node, state: CallState) -> None:
         self._speak(response, node.prompt, state.data)
         response.dial(
             node.number, action=self.urls.step(state), method="POST", timeout=node.timeout
         )
 
-    def _hangup(self, response: VoiceResponse, node: Node, state: CallState) -> None:
+    def _hangup(self, response: Response, node: Node, state: CallState) -> None:
         self._speak(response, node.prompt, state.data)
         response.hangup()
 
@@ -140,7 +147,7 @@ class Renderer:
 
     def _gather(
         self,
-        response: VoiceResponse,
+        response: Response,
         node: Node,
         state: CallState,
         *,
@@ -148,9 +155,9 @@ class Renderer:
         timeout: int,
         finish_on_key: str | None = None,
         action_on_empty_result: bool | None = None,
-    ) -> Gather:
+    ) -> Element:
         speech = bool(node.speech) and state.confirming is None
-        gather: Gather = response.gather(
+        gather = response.gather(
             input="dtmf speech" if speech else "dtmf",
             action=self.urls.step(state),
             method="POST",
@@ -165,9 +172,7 @@ class Renderer:
         )
         return gather
 
-    def _speak(
-        self, parent: VoiceResponse | Gather, prompt: Prompt, data: Mapping[str, str]
-    ) -> None:
+    def _speak(self, parent: Element, prompt: Prompt, data: Mapping[str, str]) -> None:
         if prompt.audio:
             parent.play(self.urls.audio(prompt.audio))
         elif prompt.text:

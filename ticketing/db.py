@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -217,21 +218,38 @@ class UnitOfWork:
 
 def insert_ignoring_conflicts(session: Session, target: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for the session's database (SQLite or PostgreSQL)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(target).on_conflict_do_nothing()
+    return _ignoring_conflicts(session.get_bind().dialect.name, target)
 
 
 def upsert(
     session: Session, target: Any, key: str, values: dict[str, Any], update: list[str]
 ) -> None:
     """Insert a row, or update ``update`` columns of the row with the same unique ``key``."""
+    session.execute(upsert_statement(session, target, key, update), [values])
+
+
+def upsert_statement(session: Session, target: Any, key: str, update: list[str]) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE of ``update``, to execute with rows of values."""
+    return _upserting(session.get_bind().dialect.name, target, key, tuple(update))
+
+
+# Built once per dialect and table: building them (``excluded`` proxies every column) costs
+# more than running them. Statements are immutable, so sharing them is safe.
+
+
+@cache
+def _ignoring_conflicts(dialect: str, target: Any) -> Any:
+    return _insert_for(dialect)(target).on_conflict_do_nothing()
+
+
+@cache
+def _upserting(dialect: str, target: Any, key: str, update: tuple[str, ...]) -> Any:
+    statement = _insert_for(dialect)(target)
+    changes = {column: statement.excluded[column] for column in update}
+    return statement.on_conflict_do_update(index_elements=[key], set_=changes)
+
+
+def _insert_for(dialect: str) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(target).values(values)
-    changes = {column: statement.excluded[column] for column in update}
-    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -53,4 +53,4 @@ def queue_citizen_update(
         "dedupe_key": f"status:{ticket.id}:{status.value}",
         "created_at": utcnow(),
     }
-    session.execute(insert_ignoring_conflicts(session, SmsMessage).values(row))
+    session.execute(insert_ignoring_conflicts(session, SmsMessage.__table__), [row])

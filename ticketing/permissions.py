@@ -17,6 +17,7 @@ class Action(StrEnum):
     REFER = "ticket.refer"
     MERGE = "ticket.merge"
     VIEW_CITIZEN_ID = "ticket.view_citizen_id"
+    VIEW_CALLER_NUMBER = "call.view_caller_number"
 
 
 STAFF = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -30,6 +31,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MERGE: STAFF,
     # Agents take the complaint and must confirm the ID; agencies see it masked (need to know).
     Action.VIEW_CITIZEN_ID: STAFF,
+    # Whole caller numbers leave the system only for those who review calls (PDPA: need to know).
+    Action.VIEW_CALLER_NUMBER: frozenset({Role.SUPERVISOR, Role.ADMIN}),
 }
 
 

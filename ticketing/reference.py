@@ -54,13 +54,20 @@ class ReferenceData:
 
 def reference_data(uow: UnitOfWork) -> ReferenceData:
     """The cached snapshot, reloaded through the open unit of work when older than a minute."""
-    memo = uow.memo
+    cached = cached_reference_data(uow.memo)
+    if cached is not None:
+        return cached
+    fresh = _load(uow)
+    uow.memo[_MEMO_KEY] = fresh
+    return fresh
+
+
+def cached_reference_data(memo: dict[str, object]) -> ReferenceData | None:
+    """The snapshot if it is fresh, without opening a session (the IVR's hot path)."""
     cached = memo.get(_MEMO_KEY)
     if isinstance(cached, ReferenceData) and time.monotonic() - cached.loaded_at < MAX_AGE_S:
         return cached
-    fresh = _load(uow)
-    memo[_MEMO_KEY] = fresh
-    return fresh
+    return None
 
 
 def forget(uow: UnitOfWork) -> None:

@@ -21,7 +21,10 @@ from ticketing.models import Agency, ApiToken, Role, User
 from ticketing.permissions import Actor
 
 PREFIX = "hl_"
-SCOPES = frozenset({"tickets:read", "tickets:write", "reference:read"})
+SCOPES = frozenset({
+    "tickets:read", "tickets:write", "reference:read", "calls:read", "referrals:read",
+    "referrals:write",
+})  # fmt: skip
 TOUCH_EVERY = timedelta(minutes=5)  # last_used_at is a hint, not a write per request
 
 
@@ -92,7 +95,13 @@ def authenticate(uow: UnitOfWork, secret: str, now: datetime | None = None) -> T
     moment = now or utcnow()
     with uow:
         session = uow.session
-        token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+        # The owner comes in the same round trip; _actor then finds it in the identity map.
+        row = session.execute(
+            select(ApiToken, User)
+            .outerjoin(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == digest)
+        ).first()
+        token = row[0] if row is not None else None
         if token is None or not hmac.compare_digest(token.token_hash, digest):
             return None
         if token.revoked_at is not None or (token.expires_at and token.expires_at <= moment):

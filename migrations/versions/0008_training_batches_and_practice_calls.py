@@ -1,7 +1,7 @@
 """training batches and practice calls (practice tickets are tickets with is_training set)
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-24
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

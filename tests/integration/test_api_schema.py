@@ -16,15 +16,16 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.factories import make_ticket
 from tests.integration.test_api import token_for
+from tests.integration.test_api_calls_referrals import make_referred_call
 from ticketing.db import Database
 
 
 @pytest.fixture
 def api_token(database: Database) -> str:
-    make_ticket(database)  # something to list and to fetch
-    return token_for(database, "tickets:read", "tickets:write", "reference:read")
+    make_referred_call(database)  # a ticket, a call and a referral to list and to fetch
+    return token_for(database, "tickets:read", "tickets:write", "reference:read", "calls:read",
+                     "referrals:read", "referrals:write")  # fmt: skip
 
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -36,7 +37,7 @@ def test_the_api_matches_its_openapi_document(
 ) -> None:
     api = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", make_app())
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 14
     for operation in operations:
 
         @given(case=operation.as_strategy())

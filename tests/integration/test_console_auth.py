@@ -136,7 +136,8 @@ def routes(app: Flask) -> list[tuple[str, str, str, frozenset[str] | None]]:
         if getattr(view, "auth_scheme", None) in ("bearer", "public", "twilio-basic"):
             continue  # bearer tokens (test_api.py); Twilio-style Basic auth (simulator media)
         value = "6900000012" if "number" in rule.arguments else "RE" + "0" * 32
-        path = re.sub(r"<(?:\w+:)?(\w+)>", value, rule.rule)
+        path = re.sub(r"<int:\w+>", "1", rule.rule)
+        path = re.sub(r"<(?:\w+:)?(\w+)>", value, path)
         method = "GET" if "GET" in (rule.methods or ()) else "POST"
         found.append((rule.endpoint, method, path, getattr(view, "allowed_roles", None)))
     return found

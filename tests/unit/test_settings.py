@@ -68,6 +68,9 @@ def test_production_lists_all_missing_secrets_at_once() -> None:
         ("RECORDING_MAX_SECONDS", "5"),
         ("TWILIO_SIGNATURE_CHECK", "maybe"),
         ("LOG_FORMAT", "xml"),
+        ("DEADLINE_REMINDER_DAYS", "0"),
+        ("DEADLINE_REMINDER_DAYS", "soon"),
+        ("OPEN311_PUBLIC_READ", "perhaps"),
     ],
 )
 def test_wrong_values_fail_naming_the_variable(name: str, value: str) -> None:
@@ -101,3 +104,10 @@ def test_the_simulator_and_training_run_embedded_or_in_training_mode_never_in_pr
         Settings.from_env({**PRODUCTION, "TRAINING_MODE": "true"})
     with pytest.raises(SettingsError, match="TRAINING_MODE"):
         Settings.from_env({"TRAINING_MODE": "maybe"})
+
+
+def test_deadline_and_open311_settings() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.deadline_reminder_days == 2 and defaults.open311_public_read is False
+    changed = Settings.from_env({"DEADLINE_REMINDER_DAYS": "3", "OPEN311_PUBLIC_READ": "true"})
+    assert changed.deadline_reminder_days == 3 and changed.open311_public_read is True

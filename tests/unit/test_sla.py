@@ -37,3 +37,12 @@ def test_naive_and_negative_inputs_are_refused() -> None:
         due_at(datetime(2026, 1, 1), 1, set(), BANGKOK)  # noqa: DTZ001
     with pytest.raises(ValueError, match="negative"):
         add_business_days(date(2026, 1, 1), -1, set())
+
+
+def test_reminders_start_business_days_before_the_due_day() -> None:
+    from ticketing.deadlines import reminder_time
+
+    tz = ZoneInfo("Asia/Bangkok")
+    due = datetime(2026, 11, 30, 23, 59, 59, tzinfo=tz)  # a Monday
+    assert reminder_time(due, 2, set(), tz) == datetime(2026, 11, 26, 0, 0, tzinfo=tz)  # Thu
+    assert reminder_time(due, 2, {date(2026, 11, 27)}, tz) == datetime(2026, 11, 25, tzinfo=tz)
