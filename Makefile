@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline demo-data --if-empty
 	@echo
-	@echo "Open http://$(HOST):$(PORT)/ — demo logins are printed above."
+	@echo "Open http://$(HOST):$(PORT)/simulator/ to call 1567 from your browser, then http://$(HOST):$(PORT)/console/ to find your complaint — demo logins are printed above."
 	$(BIN)/hotline run --host $(HOST) --port $(PORT)
 
 lint: install-test
