@@ -70,6 +70,9 @@ class Settings:
     twilio_sms_from: str | None = None  # a sender number or ID for citizen SMS …
     twilio_messaging_service_sid: str | None = None  # … or a Messaging Service (preferred)
     proxy_hops: int = 0  # TLS proxies in front that set X-Forwarded-For/-Proto (0: none)
+    # A training instance: the browser phone and practice calls (never on production).
+    training_mode: bool = False
+    training_scenarios_dir: Path | None = None  # unset: ticketing/scenarios (the examples)
     deadline_reminder_days: int = 2  # business days before a deadline that reminders go out
     open311_public_read: bool = False  # Open311 reads without an api_key (complaints are private)
     metrics_service_level_s: int = 20  # answered within this many seconds counts as "in SL"
@@ -115,6 +118,10 @@ class Settings:
             raise SettingsError(
                 "TWILIO_SIGNATURE_CHECK: may be switched off only in the embedded demo"
             )
+        if self.training_mode and self.environment == "production":
+            raise SettingsError(
+                "TRAINING_MODE: practice calls run on a training instance, never in production"
+            )
         if self.environment == "production":
             _require_production_secrets(self)
 
@@ -153,6 +160,11 @@ class Settings:
         return [name for name, value in needed.items() if not value]
 
     @property
+    def simulator_enabled(self) -> bool:
+        """The browser phone (/simulator) and its media host: the demo and training only."""
+        return self.environment == "embedded" or self.training_mode
+
+    @property
     def jobs_inline(self) -> bool:
         """Without Redis, jobs run in-process right after the transaction that asked for them."""
         return self.redis_url is None
@@ -179,7 +191,7 @@ class Settings:
             if raw is not None:
                 values[spec.field] = spec.parse(spec.name, raw)
         embedded = values.get("environment", "embedded") == "embedded"
-        if embedded and "twilio_api_base_url" not in values:
+        if (embedded or values.get("training_mode")) and "twilio_api_base_url" not in values:
             # No Twilio account: the app plays Twilio's media host itself (hotline/simulator_media).
             base = str(values.get("public_base_url", DEFAULT_PUBLIC_BASE_URL)).rstrip("/")
             values["twilio_api_base_url"] = f"{base}/simulator/twilio"
@@ -250,6 +262,8 @@ _ENV_SPECS = (
     _EnvSpec("METRICS_SL_ABANDONS", "metrics_sl_abandons"),
     _EnvSpec("TWILIO_SMS_FROM", "twilio_sms_from", "optional"),
     _EnvSpec("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "optional"),
+    _EnvSpec("TRAINING_MODE", "training_mode", "bool"),
+    _EnvSpec("TRAINING_SCENARIOS_DIR", "training_scenarios_dir", "path"),
     _EnvSpec("DEADLINE_REMINDER_DAYS", "deadline_reminder_days", "int"),
     _EnvSpec("OPEN311_PUBLIC_READ", "open311_public_read", "bool"),
 )

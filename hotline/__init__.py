@@ -61,6 +61,8 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.open311 import init_open311
     from hotline.runtime import runtime
     from hotline.simulator_media import init_simulator_media
+    from hotline.simulator_web import init_simulator
+    from hotline.training_web import init_training
     from hotline.voice import init_voice
 
     app.register_blueprint(health_bp)
@@ -76,6 +78,8 @@ def _register_blueprints(app: Flask) -> None:
     init_api(app)
     init_open311(app)
     init_simulator_media(app)
+    init_simulator(app)
+    init_training(app)
 
     @app.get("/")
     def index() -> ResponseReturnValue:

@@ -7,6 +7,7 @@ import hotline.calllog
 import hotline.metrics.models
 import recordings.models
 import ticketing.models
+import ticketing.practice
 from ticketing.db import Base
 
 metadata = Base.metadata
@@ -16,6 +17,7 @@ __all__ = ["metadata"]
 # Imported for their side effect of registering tables on Base.metadata.
 _MODEL_MODULES = (
     ticketing.models,
+    ticketing.practice,
     hotline.calllog,
     hotline.metrics.models,
     hotline.agent_models,

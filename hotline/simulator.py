@@ -228,12 +228,16 @@ class _Run:
         self.fetch(f"{self.phone.base_url}/twilio/voice", self.params(CallStatus="ringing"))
 
     def fetch(self, url: str, params: dict[str, str]) -> None:
+        self.execute(self.fetch_document(url, params))
+
+    def fetch_document(self, url: str, params: dict[str, str]) -> ET.Element:
         if len(self.transcript.exchanges) >= MAX_REQUESTS:
             raise RuntimeError(f"more than {MAX_REQUESTS} requests: the call loops")
         exchange = self.phone.post(self.transcript, url, params)
         if exchange.status != 200:
             raise RuntimeError(f"{url} answered HTTP {exchange.status}")
-        self.execute(parse_xml(exchange.body))
+        root: ET.Element = parse_xml(exchange.body)
+        return root
 
     def execute(self, response: ET.Element) -> None:
         for verb in response:
@@ -393,3 +397,189 @@ def _keyed(item: str) -> dict[str, str]:
     if item.startswith("speech:"):
         return {"SpeechResult": item.removeprefix("speech:"), "Confidence": "0.9"}
     return {"Digits": item.removesuffix("#")}
+
+
+# One caller action at a time (the browser phone) ------------------------------------------------
+
+WAITS = ("keys", "record", "queue", "ended")
+
+
+@dataclass
+class CallProgress:
+    """Where a step-wise call stands between the caller's actions; JSON, kept server-side.
+
+    ``pending`` is the rest of the current TwiML document, its first verb the one that waits
+    (a <Gather>, a <Record> or an <Enqueue>); ``started`` is the wall-clock start (epoch s).
+    """
+
+    call_sid: str
+    started: float
+    waiting: str = "ended"
+    pending: str = ""
+
+    def to_dict(self) -> dict[str, str | float]:
+        return {"call_sid": self.call_sid, "started": self.started, "waiting": self.waiting,
+                "pending": self.pending}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str | float]) -> CallProgress:
+        return cls(str(data["call_sid"]), float(data["started"]), str(data["waiting"]),
+                   str(data["pending"]))  # fmt: skip
+
+
+@dataclass
+class Step:
+    """What the caller heard since their last action, and what the call waits for now."""
+
+    heard: list[str]
+    progress: CallProgress
+    num_digits: int | None = None  # for "keys": the <Gather> ends by itself after this many
+    finish_on_key: str = "#"
+
+
+class StepwiseCall:
+    """The call PhoneSimulator.call makes, driven by a person instead of a script.
+
+    Each method takes the caller's next action (keys, words, hanging up), posts the signed
+    webhooks Twilio would, runs the TwiML until the call waits for the caller again, and says
+    what was heard. ``save_media(sid, wav)`` puts the caller's words where the app fetches them.
+    """
+
+    def __init__(
+        self,
+        phone: PhoneSimulator,
+        save_media: Callable[[str, bytes], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.phone = phone
+        self.save_media = save_media
+        self.clock = clock
+
+    def dial(self) -> Step:
+        progress = CallProgress(new_sid("CA"), self.clock())
+        run = self._run(progress)
+        document = run.fetch_document(
+            f"{self.phone.base_url}/twilio/voice", run.params(CallStatus="ringing")
+        )
+        return self._play(run, progress, list(document))
+
+    def keys(self, progress: CallProgress, digits: str) -> Step:
+        gather = self._awaited(progress, "keys")
+        run, rest = self._run(progress), self._rest(progress)
+        if digits in ("", "#") and gather.get("actionOnEmptyResult") != "true":
+            return self._play(run, progress, rest)  # nothing keyed: fall through, as Twilio
+        url = run.absolute(gather.get("action", ""))
+        return self._play(
+            run, progress, list(run.fetch_document(url, run.params(**_keyed(digits))))
+        )
+
+    def record(self, progress: CallProgress, wav: bytes) -> Step:
+        verb = self._awaited(progress, "record")
+        run = self._run(progress)
+        with wave.open(io.BytesIO(wav)) as clip:  # refuses what is not a WAV file
+            seconds = max(1, round(clip.getnframes() / clip.getframerate()))
+        sid = new_sid("RE")
+        self.save_media(sid, wav)
+        recording = {
+            "RecordingSid": sid,
+            "RecordingUrl": f"{self.phone.media_base_url}/2010-04-01/Accounts/"
+            f"{self.phone.account_sid}/Recordings/{sid}",
+            "RecordingDuration": str(seconds),
+        }
+        document = run.fetch_document(
+            run.absolute(verb.get("action", "")), run.params(**recording, Digits="#")
+        )
+        callback = verb.get("recordingStatusCallback")
+        if callback:
+            status = {**recording, "RecordingStatus": "completed", "RecordingChannels": "1",
+                      "RecordingSource": "RecordVerb"}  # fmt: skip
+            self.phone.post(run.transcript, run.absolute(callback), run.params(**status))
+        return self._play(run, progress, list(document))
+
+    def hang_up(self, progress: CallProgress) -> Step:
+        run = self._run(progress)
+        if progress.waiting == "queue":
+            enqueue = self._awaited(progress, "queue")
+            waited = str(round(self.clock() - progress.started))
+            self.phone.post(run.transcript, run.absolute(enqueue.get("action", "")),
+                            run.params(QueueResult="hangup", QueueTime=waited))  # fmt: skip
+        return self._end(run, progress, [])
+
+    # Running TwiML ---------------------------------------------------------------------------
+
+    def _run(self, progress: CallProgress) -> _Run:
+        return _Run(self.phone, Transcript(progress.call_sid), iter(()), QueueBehaviour())
+
+    def _play(self, run: _Run, progress: CallProgress, verbs: list[ET.Element]) -> Step:
+        """Run verbs until one waits for the caller; follow <Redirect> and <Dial> actions."""
+        heard: list[str] = []
+        while verbs:
+            verb = verbs.pop(0)
+            match verb.tag:
+                case "Say" | "Play" | "Pause":
+                    heard.extend(_heard(verb))
+                case "Gather":
+                    for child in verb:
+                        heard.extend(_heard(child))
+                    return self._wait(progress, "keys", [verb, *verbs], heard)
+                case "Record":
+                    return self._wait(progress, "record", [verb, *verbs], heard)
+                case "Enqueue":
+                    heard.extend(self._hold(run, verb))
+                    return self._wait(progress, "queue", [verb], heard)
+                case "Redirect":
+                    verbs = list(run.fetch_document(run.absolute(verb.text or ""), run.params()))
+                case "Dial":
+                    url = run.absolute(verb.get("action", ""))
+                    verbs = list(run.fetch_document(url, run.params(DialCallStatus="completed")))
+                case "Hangup":
+                    break
+                case _:
+                    raise ValueError(f"the simulator does not know <{verb.tag}>")
+        return self._end(run, progress, heard)
+
+    def _hold(self, run: _Run, enqueue: ET.Element) -> list[str]:
+        wait_url = enqueue.get("waitUrl")
+        if not wait_url:
+            return []
+        hold = self.phone.post(run.transcript, run.absolute(wait_url),
+                               run.params(QueuePosition="1", QueueTime="0",
+                                          CurrentQueueSize="1"))  # fmt: skip
+        return [line for child in parse_xml(hold.body) for line in _heard(child)]
+
+    def _wait(
+        self, progress: CallProgress, waiting: str, verbs: list[ET.Element], heard: list[str]
+    ) -> Step:
+        document = ET.Element("Response")
+        document.extend(verbs)
+        progress.waiting, progress.pending = waiting, ET.tostring(document, encoding="unicode")
+        first = verbs[0]
+        num_digits = first.get("numDigits")
+        return Step(heard, progress, int(num_digits) if num_digits and num_digits.isdecimal()
+                    else None, first.get("finishOnKey", "#"))  # fmt: skip
+
+    def _end(self, run: _Run, progress: CallProgress, heard: list[str]) -> Step:
+        run.seconds = round(self.clock() - progress.started)
+        run.status_callback()
+        progress.waiting, progress.pending = "ended", ""
+        return Step(heard, progress)
+
+    def _awaited(self, progress: CallProgress, waiting: str) -> ET.Element:
+        if progress.waiting != waiting:
+            raise CallStateError(f"the call waits for {progress.waiting}, not {waiting}")
+        return next(iter(parse_xml(progress.pending)))
+
+    def _rest(self, progress: CallProgress) -> list[ET.Element]:
+        return list(parse_xml(progress.pending))[1:]
+
+
+class CallStateError(ValueError):
+    """The caller did something the call is not waiting for (a stale page, a double click)."""
+
+
+def _heard(verb: ET.Element) -> list[str]:
+    if verb.tag == "Say":
+        return [verb.text or ""]
+    if verb.tag == "Play":
+        return [f"[audio {verb.text}]"]
+    return []

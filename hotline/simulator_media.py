@@ -3,7 +3,8 @@
 With no Twilio account, the phone simulator uploads the caller's words (a WAV file) here and
 hands the app a RecordingUrl on this host; the app's TWILIO_API_BASE_URL points here by default
 when embedded, so the real fetch job downloads, verifies and stores it exactly as in production.
-Registered only in the embedded mode; Basic auth with the account SID and auth token, as Twilio.
+Registered only with the simulator (embedded or training mode); Basic auth with the account SID
+and auth token, as Twilio. The browser phone (hotline/simulator_web.py) saves here directly.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _path(account: str, sid: str) -> Path:
     return settings.instance_dir / "simulator-media" / f"{sid}.wav"
 
 
+def save_media(sid: str, body: bytes) -> None:
+    """Put a simulated caller's words (a WAV file) where the fetch job will download them."""
+    path = _path(runtime().settings.twilio_account_sid, sid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+
+
 @bp.route("/Accounts/<account>/Recordings/<sid>", methods=["GET", "PUT"])
 @bp.route("/Accounts/<account>/Recordings/<sid>.wav", methods=["GET"])
 def media(account: str, sid: str) -> ResponseReturnValue:
@@ -50,8 +58,7 @@ def media(account: str, sid: str) -> ResponseReturnValue:
         body = request.get_data(cache=False)
         if not body or len(body) > MAX_BYTES:
             abort(400)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
+        save_media(sid, body)
         return Response(status=201)
     if not path.is_file():
         abort(404)
@@ -71,5 +78,5 @@ for _view in (media, delete_media):
 
 
 def init_simulator_media(app: Flask) -> None:
-    if runtime(app).settings.environment == "embedded":
+    if runtime(app).settings.simulator_enabled:
         app.register_blueprint(bp)

@@ -1,7 +1,7 @@
 """ticket search: a normalised search_text column, pg_trgm GIN index on PostgreSQL, backfilled
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-24
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from ticketing.search import search_document
 
 revision: str = "0006"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

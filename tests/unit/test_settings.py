@@ -109,6 +109,23 @@ def test_the_browser_phone_names_the_settings_it_still_needs() -> None:
     assert configured.voice_sdk_missing == []
 
 
+def test_the_simulator_and_training_run_embedded_or_in_training_mode_never_in_production(
+    tmp_path: Path,
+) -> None:
+    assert Settings().simulator_enabled
+    assert not Settings.from_env(PRODUCTION).simulator_enabled
+    assert not Settings(environment="test").simulator_enabled
+    training = Settings.from_env({"HOTLINE_ENV": "test", "TRAINING_MODE": "on",
+                                  "TRAINING_SCENARIOS_DIR": str(tmp_path)})  # fmt: skip
+    assert training.simulator_enabled and training.training_scenarios_dir == tmp_path
+    # Its media host is the app itself, as in the demo.
+    assert training.twilio_api_base_url.endswith("/simulator/twilio")
+    with pytest.raises(SettingsError, match="TRAINING_MODE"):
+        Settings.from_env({**PRODUCTION, "TRAINING_MODE": "true"})
+    with pytest.raises(SettingsError, match="TRAINING_MODE"):
+        Settings.from_env({"TRAINING_MODE": "maybe"})
+
+
 def test_deadline_and_open311_settings() -> None:
     defaults = Settings.from_env({})
     assert defaults.deadline_reminder_days == 2 and defaults.open311_public_read is False
