@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/hotline demo-data --if-empty
 	@echo
 	@echo "Open http://$(HOST):$(PORT)/simulator/ to call 1567 from your browser, then http://$(HOST):$(PORT)/console/ to find your complaint — demo logins are printed above."
-	$(BIN)/hotline run --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/hotline run --host $(HOST) --port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .
