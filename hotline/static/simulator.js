@@ -219,4 +219,10 @@ class Microphone {
     // After a poll already in flight, and only if that poll did not end the call.
     requests = requests.then(() => (["idle", "ended"].includes(phone.dataset.waiting) ? null : transmit(phone.dataset.urlHangup, new FormData())));
   });
+  // Leaving the page hangs up, as a caller who puts the phone down: no ghost stays in the queue.
+  window.addEventListener("pagehide", () => {
+    if (["idle", "ended"].includes(phone.dataset.waiting)) return;
+    clearTimeout(pollTimer);
+    navigator.sendBeacon(phone.dataset.urlHangup, form({ csrf_token: csrf }));
+  });
 })();

@@ -1,17 +1,28 @@
 """Two people at two computers: a caller on the browser phone asks for an agent, an agent on
 the desk takes the call (audio simulated), hangs up and wraps up, and the caller's call goes
-on to the survey."""
+on to the survey; a caller who leaves the page leaves the queue."""
 
 from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from hotline.calllog import Call
+from hotline.calllog import Call, CallEvent
 from tests.browser.conftest import LiveServer, new_context, screenshot, sign_in
 from tests.browser.test_simulator import press, wait_for
 from ticketing.db import UnitOfWork
 from ticketing.models import User
+
+
+def queued_caller(caller: Page, server: LiveServer) -> None:
+    """The browser phone dials 1567 and presses 0: waiting for an agent."""
+    sign_in(caller, server, server.user("agent"))  # the phone is for staff
+    caller.goto(f"{server.url}/simulator/")
+    press(caller, "1567")
+    caller.click("#call")
+    wait_for(caller, "keys")
+    press(caller, "0")
+    wait_for(caller, "queue")
 
 
 def agent_ready(page: Page, server: LiveServer) -> int:
@@ -34,13 +45,7 @@ def test_an_agent_on_the_desk_answers_a_browser_phone_caller(
     context = new_context(browser)  # the caller: another person, another browser profile
     caller = context.new_page()
     try:
-        sign_in(caller, server, server.user("agent"))
-        caller.goto(f"{server.url}/simulator/")
-        press(caller, "1567")
-        caller.click("#call")
-        wait_for(caller, "keys")
-        press(caller, "0")
-        wait_for(caller, "queue")
+        queued_caller(caller, server)
         expect(caller.locator("#state")).to_contain_text("กำลังรอสายเจ้าหน้าที่")
 
         row = page.locator("#queue-rows tr[data-sid]")
@@ -77,3 +82,25 @@ def test_an_agent_on_the_desk_answers_a_browser_phone_caller(
         call = uow.session.scalars(select(Call)).one()
     assert call.outcome == "answered" and call.agent_id == agent_id
     assert call.disposition == "resolved" and call.twilio_status == "completed"
+
+
+def test_a_caller_who_leaves_the_page_leaves_the_queue(
+    staffed_server: LiveServer, page: Page, browser: Browser
+) -> None:
+    server = staffed_server
+    sign_in(page, server, server.user("supervisor"))
+    page.goto(f"{server.url}/console/queue")
+    context = new_context(browser)
+    caller = context.new_page()
+    try:
+        queued_caller(caller, server)
+        row = page.locator("#queue-rows tr[data-sid]")
+        expect(row).to_have_count(1, timeout=20_000)
+        caller.goto(f"{server.url}/console/")  # the caller puts the phone down
+        expect(row).to_have_count(0, timeout=20_000)
+    finally:
+        context.close()
+    with UnitOfWork(server.db) as uow:
+        kinds = uow.session.scalars(select(CallEvent.kind)).all()
+        call = uow.session.scalars(select(Call)).one()
+    assert "abandon" in kinds and call.twilio_status == "completed"
