@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/hotline demo-data --if-empty
 	@echo
 	@echo "Open http://$(HOST):$(PORT)/simulator/ to call 1567 from your browser, then http://$(HOST):$(PORT)/console/ to find your complaint — demo logins are printed above."
-	$(BIN)/hotline run --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/hotline run --host $(HOST) --port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -36,12 +36,15 @@ pytest: install-test browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium through Playwright, which cannot download a browser of its
-# own here. As root, install the package when it is missing; otherwise the browser tests say why
-# they skip (or fail under REQUIRE_SERVICES=1).
+# own here; Thai fonts make the screenshots readable. As root, install what is missing; otherwise
+# the browser tests say why they skip (or fail under REQUIRE_SERVICES=1).
+BROWSER_PACKAGES = chromium fonts-thai-tlwg
 browser:
-	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
-		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=th 2>/dev/null | grep -q .; } || \
+		[ "$$(id -u)" != 0 ] || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }
 
 test: lint typecheck pytest
 

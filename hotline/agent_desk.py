@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus, QueueEntry
 from hotline.callevents import CallLogWriter, LogEntry
 from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork, upsert
+from ticketing.db import Database, UnitOfWork, insert_for_dialect
 from ticketing.models import Category, Role, Ticket, User
 from ticketing.phones import mask_phone
 
@@ -71,14 +72,20 @@ def note_queued(
         "simulated": simulated,
     }  # fmt: skip
     with UnitOfWork(database) as uow:
-        waiting = uow.session.scalar(
-            select(QueueEntry.id).where(
-                QueueEntry.call_sid == call_sid, QueueEntry.left_at.is_(None)
-            )
-        )
-        if waiting is None:  # a new stay (or the same caller back in the queue): start afresh
-            upsert(uow.session, QueueEntry, "call_sid", row, [k for k in row if k != "call_sid"])
-            uow.commit()
+        # One round trip: a new stay (or the same caller back after leaving) starts afresh; a
+        # replay while the caller still waits changes nothing (the row is not left).
+        uow.session.execute(_queued_upsert(uow.dialect), [row])
+        uow.commit()
+
+
+@cache
+def _queued_upsert(dialect: str) -> Any:
+    statement = insert_for_dialect(dialect)(QueueEntry.__table__)
+    changes = {c.name: statement.excluded[c.name] for c in QueueEntry.__table__.columns
+               if c.name not in ("id", "call_sid")}  # fmt: skip
+    return statement.on_conflict_do_update(
+        index_elements=["call_sid"], set_=changes, where=QueueEntry.__table__.c.left_at.isnot(None)
+    )
 
 
 @dataclass(frozen=True)

@@ -239,17 +239,18 @@ def upsert_statement(session: Session, target: Any, key: str, update: list[str])
 
 @cache
 def _ignoring_conflicts(dialect: str, target: Any) -> Any:
-    return _insert_for(dialect)(target).on_conflict_do_nothing()
+    return insert_for_dialect(dialect)(target).on_conflict_do_nothing()
 
 
 @cache
 def _upserting(dialect: str, target: Any, key: str, update: tuple[str, ...]) -> Any:
-    statement = _insert_for(dialect)(target)
+    statement = insert_for_dialect(dialect)(target)
     changes = {column: statement.excluded[column] for column in update}
     return statement.on_conflict_do_update(index_elements=[key], set_=changes)
 
 
-def _insert_for(dialect: str) -> Any:
+def insert_for_dialect(dialect: str) -> Any:
+    """The INSERT construct with ON CONFLICT support for "postgresql" or "sqlite"."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if dialect == "postgresql" else sqlite.insert

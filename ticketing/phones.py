@@ -63,6 +63,7 @@ class CallerNumber:
         return self.e164 is None
 
 
+@lru_cache(maxsize=4096)  # every webhook of a call reads the same caller ID again
 def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> CallerNumber:
     """Read a caller ID from the telephony provider without ever raising.
 
