@@ -341,17 +341,12 @@ class _Run:
         action = self.absolute(verb.get("action", ""))
         if self.queue.live:
             return self.wait_for_agent(action)
-        wait = str(self.queue.wait_s)
         if not self.queue.answered:
-            self.phone.post(
-                self.transcript, action, self.params(QueueResult="hangup", QueueTime=wait)
-            )
+            self.phone.post(self.transcript, action, self.queue_left("hangup", self.queue.wait_s))
             raise HangUp
         self.hear("[agent answers]")
         self.seconds += self.queue.wait_s + 60
-        self.fetch(
-            action, self.params(QueueResult="bridged", QueueTime=wait, QueueSid=new_sid("QU"))
-        )
+        self.fetch(action, self.queue_left("bridged", self.queue.wait_s))
         return True
 
     def wait_for_agent(self, action: str) -> bool:
@@ -369,12 +364,15 @@ class _Run:
             time.sleep(self.queue.poll_s)
         self.seconds += round(time.monotonic() - started)
         if waited is None:
-            gave_up = self.params(QueueResult="hangup", QueueTime=str(self.seconds))
-            self.phone.post(self.transcript, action, gave_up)
+            self.phone.post(self.transcript, action, self.queue_left("hangup", self.seconds))
             raise HangUp
-        self.fetch(action, self.params(QueueResult="bridged", QueueTime=str(waited),
-                                       QueueSid=new_sid("QU")))  # fmt: skip
+        self.fetch(action, self.queue_left("bridged", waited))
         return True
+
+    def queue_left(self, result: str, waited_s: int) -> dict[str, str]:
+        """The <Enqueue> action's parameters: ``bridged`` (an agent took the call) or ``hangup``."""
+        queue_sid = {"QueueSid": new_sid("QU")} if result == "bridged" else {}
+        return self.params(QueueResult=result, QueueTime=str(waited_s), **queue_sid)
 
     def status_callback(self) -> None:
         self.sequence += 1
@@ -401,7 +399,10 @@ def _keyed(item: str) -> dict[str, str]:
 
 # One caller action at a time (the browser phone) ------------------------------------------------
 
-WAITS = ("keys", "record", "queue", "ended")
+# What a step-wise call waits for: keys, the caller's words, an agent in the queue ("queue"),
+# the agent to hang up ("agent": bridged to a desk, audio simulated), or nothing any more.
+WAITS = ("keys", "record", "queue", "agent", "ended")
+IN_QUEUE = ("queue", "agent")
 
 
 @dataclass
@@ -409,22 +410,28 @@ class CallProgress:
     """Where a step-wise call stands between the caller's actions; JSON, kept server-side.
 
     ``pending`` is the rest of the current TwiML document, its first verb the one that waits
-    (a <Gather>, a <Record> or an <Enqueue>); ``started`` is the wall-clock start (epoch s).
+    (a <Gather>, a <Record> or an <Enqueue>); ``started`` is the wall-clock start (epoch s),
+    ``queued`` when the caller entered the queue, ``waited_s`` how long until an agent took it.
     """
 
     call_sid: str
     started: float
     waiting: str = "ended"
     pending: str = ""
+    queued: float = 0.0
+    waited_s: int | None = None
 
-    def to_dict(self) -> dict[str, str | float]:
+    def to_dict(self) -> dict[str, str | float | None]:
         return {"call_sid": self.call_sid, "started": self.started, "waiting": self.waiting,
-                "pending": self.pending}  # fmt: skip
+                "pending": self.pending, "queued": self.queued,
+                "waited_s": self.waited_s}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, str | float]) -> CallProgress:
-        return cls(str(data["call_sid"]), float(data["started"]), str(data["waiting"]),
-                   str(data["pending"]))  # fmt: skip
+    def from_dict(cls, data: dict[str, str | float | None]) -> CallProgress:
+        waited = data.get("waited_s")
+        return cls(str(data["call_sid"]), float(data["started"] or 0), str(data["waiting"]),
+                   str(data["pending"]), float(data.get("queued") or 0),
+                   None if waited is None else int(waited))  # fmt: skip
 
 
 @dataclass
@@ -497,13 +504,36 @@ class StepwiseCall:
         return self._play(run, progress, list(document))
 
     def hang_up(self, progress: CallProgress) -> Step:
+        """The caller hangs up: in the queue that is an abandon; talking to an agent, the end
+        of a bridged call (Twilio posts the <Enqueue> action either way)."""
         run = self._run(progress)
-        if progress.waiting == "queue":
-            enqueue = self._awaited(progress, "queue")
-            waited = str(round(self.clock() - progress.started))
+        if progress.waiting in IN_QUEUE:
+            enqueue = self._awaited(progress, *IN_QUEUE)
+            result, waited = self._queue_result(progress)
             self.phone.post(run.transcript, run.absolute(enqueue.get("action", "")),
-                            run.params(QueueResult="hangup", QueueTime=waited))  # fmt: skip
+                            run.queue_left(result, waited))  # fmt: skip
         return self._end(run, progress, [])
+
+    def queue_wait(self, progress: CallProgress) -> Step:
+        """Ask the app's stand-in queue about the waiting caller, as PhoneSimulator does live.
+
+        An agent took the call on the desk: the caller now waits for the agent ("agent"; no
+        audio is bridged). The agent hung up: the <Enqueue> action is posted as bridged, with
+        the wait, and the call goes on (the survey) or ends. The caller left the queue some
+        other way: the call ends as an abandon.
+        """
+        enqueue = self._awaited(progress, *IN_QUEUE)
+        member = self.phone.queue_member(progress.call_sid)
+        if member in ("bridged", "ended") and progress.waited_s is None:
+            progress.waited_s = round(self.clock() - progress.queued)
+            progress.waiting = "agent"
+        if member not in ("ended", "gone"):
+            return Step([], progress)
+        run = self._run(progress)
+        result, waited = self._queue_result(progress)
+        url = run.absolute(enqueue.get("action", ""))
+        document = run.fetch_document(url, run.queue_left(result, waited))
+        return self._play(run, progress, list(document) if result == "bridged" else [])
 
     # Running TwiML ---------------------------------------------------------------------------
 
@@ -526,6 +556,7 @@ class StepwiseCall:
                     return self._wait(progress, "record", [verb, *verbs], heard)
                 case "Enqueue":
                     heard.extend(self._hold(run, verb))
+                    progress.queued, progress.waited_s = self.clock(), None
                     return self._wait(progress, "queue", [verb], heard)
                 case "Redirect":
                     verbs = list(run.fetch_document(run.absolute(verb.text or ""), run.params()))
@@ -564,10 +595,16 @@ class StepwiseCall:
         progress.waiting, progress.pending = "ended", ""
         return Step(heard, progress)
 
-    def _awaited(self, progress: CallProgress, waiting: str) -> ET.Element:
-        if progress.waiting != waiting:
+    def _awaited(self, progress: CallProgress, *waiting: str) -> ET.Element:
+        if progress.waiting not in waiting:
             raise CallStateError(f"the call waits for {progress.waiting}, not {waiting}")
         return next(iter(parse_xml(progress.pending)))
+
+    def _queue_result(self, progress: CallProgress) -> tuple[str, int]:
+        """Bridged with the wait until the agent took the call, or hung up after waiting."""
+        if progress.waited_s is not None:
+            return "bridged", progress.waited_s
+        return "hangup", round(self.clock() - progress.queued)
 
     def _rest(self, progress: CallProgress) -> list[ET.Element]:
         return list(parse_xml(progress.pending))[1:]

@@ -1,10 +1,12 @@
 """The browser phone at /simulator: call 1567 from a web page, no Twilio account needed.
 
 The browser never sees the Twilio auth token. It sends the caller's actions (dial, keys, the
-recorded words as WAV, hang up) to these endpoints; the server drives a StepwiseCall that posts
-the signed webhooks exactly as Twilio would, in-process, and answers with what the caller hears.
-The call in progress is bound to the browser's session (its handle is in the signed session
-cookie; the TwiML still to run is kept server-side: Redis when configured, else this process).
+recorded words as WAV, hang up) to these endpoints; while the caller waits in the agents' queue
+it asks ``/simulator/queue`` whether an agent took (or ended) the call on the desk. The server
+drives a StepwiseCall that posts the signed webhooks exactly as Twilio would, in-process, and
+answers with what the caller hears. The call in progress is bound to the browser's session (its
+handle is in the signed session cookie; the TwiML still to run is kept server-side: Redis when
+configured, else this process).
 Registered only in the embedded demo and in training mode, never in production.
 """
 
@@ -156,6 +158,14 @@ def record() -> ResponseReturnValue:
     return _act(handle, lambda: _phone().record(progress, audio))
 
 
+@bp.post("/queue")
+@roles_required(*STAFF)
+def queue_wait() -> ResponseReturnValue:
+    """The page asks while its caller waits in the queue: has an agent taken or ended the call?"""
+    handle, progress = _current_call()
+    return _act(handle, lambda: _phone().queue_wait(progress))
+
+
 @bp.post("/hangup")
 @roles_required(*STAFF)
 def hang_up() -> ResponseReturnValue:
@@ -204,6 +214,7 @@ def _answer(handle: str, step: Step) -> ResponseReturnValue:
         num_digits=step.num_digits,
         finish_on_key=step.finish_on_key,
         call_sid=step.progress.call_sid,
+        answered=step.progress.waited_s is not None,  # an agent took the call in the queue
     )
 
 

@@ -92,9 +92,13 @@ class Microphone {
   };
   const message = (name) => document.querySelector(`#messages [data-msg=${name}]`).textContent;
   const MAX_RECORD_S = 120; // keeps the upload under the app's 2 MiB request limit
+  const QUEUE_POLL_MS = 1000; // how often a queued caller asks whether an agent took the call
+  const IN_QUEUE = ["queue", "agent"];
   let keyed = "";
   let gather = { num_digits: null, finish_on_key: "#" };
   let microphone = null;
+  let requests = Promise.resolve(); // one request at a time: a poll never races a hang-up
+  let pollTimer = null;
 
   function show(waiting, text) {
     phone.dataset.waiting = waiting;
@@ -106,7 +110,17 @@ class Microphone {
     buttons.stop.hidden = waiting !== "record";
   }
 
-  async function send(url, body) {
+  function send(url, body) {
+    requests = requests.then(() => transmit(url, body));
+    return requests;
+  }
+
+  // Sent only if the call still waits in the queue when its turn comes.
+  function pollQueue() {
+    requests = requests.then(() => (IN_QUEUE.includes(phone.dataset.waiting) ? transmit(phone.dataset.urlQueue, new FormData()) : null));
+  }
+
+  async function transmit(url, body) {
     phone.dataset.busy = "true";
     try {
       const response = await fetch(url, { method: "POST", body, headers: { "X-CSRF-Token": csrf } });
@@ -123,13 +137,20 @@ class Microphone {
     }
   }
 
+  function say(line) {
+    const item = document.createElement("li");
+    item.textContent = line;
+    heard.appendChild(item);
+    HotlineSpeech.speak(line, note);
+  }
+
   async function hear(answer) {
-    for (const line of answer.heard) {
-      const item = document.createElement("li");
-      item.textContent = line;
-      heard.appendChild(item);
-      HotlineSpeech.speak(line, note);
-    }
+    const before = phone.dataset.waiting;
+    const leftQueue = IN_QUEUE.includes(before) && !IN_QUEUE.includes(answer.waiting);
+    // Said once, even when the agent took and ended the call between two polls.
+    if (before !== "agent" && (answer.waiting === "agent" || (leftQueue && answer.answered))) say(message("agent"));
+    if (leftQueue && answer.answered) say(message("agent_left"));
+    answer.heard.forEach(say);
     keyed = "";
     display.textContent = "";
     gather = { num_digits: answer.num_digits, finish_on_key: answer.finish_on_key };
@@ -141,8 +162,12 @@ class Microphone {
       phone.dataset.recordingSince = String(Date.now());
       return;
     }
-    const texts = { keys: "listening", queue: "queue", ended: "ended" };
+    const texts = { keys: "listening", queue: "queue", agent: "agent", ended: "ended" };
     show(answer.waiting, message(texts[answer.waiting]));
+    if (IN_QUEUE.includes(answer.waiting)) {
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(pollQueue, QUEUE_POLL_MS);
+    }
   }
 
   function form(fields) {
@@ -189,7 +214,15 @@ class Microphone {
   buttons.stop.addEventListener("click", finishRecording);
   buttons.hangup.addEventListener("click", async () => {
     HotlineSpeech.silence();
+    clearTimeout(pollTimer);
     if (microphone) { await microphone.stop().catch(() => null); microphone = null; }
-    send(phone.dataset.urlHangup, new FormData());
+    // After a poll already in flight, and only if that poll did not end the call.
+    requests = requests.then(() => (["idle", "ended"].includes(phone.dataset.waiting) ? null : transmit(phone.dataset.urlHangup, new FormData())));
+  });
+  // Leaving the page hangs up, as a caller who puts the phone down: no ghost stays in the queue.
+  window.addEventListener("pagehide", () => {
+    if (["idle", "ended"].includes(phone.dataset.waiting)) return;
+    clearTimeout(pollTimer);
+    navigator.sendBeacon(phone.dataset.urlHangup, form({ csrf_token: csrf }));
   });
 })();

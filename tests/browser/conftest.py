@@ -19,17 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+import yaml
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy import delete
 
+from ivr_flows.loader import flow_path
 from tests.conftest import service_missing
 from tests.factories import make_user, unique
-from ticketing.db import Database
+from ticketing.db import Database, UnitOfWork
+from ticketing.models import Holiday
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 BIN = Path(sys.executable).parent
 PASSWORD = "correct horse battery"
 # A microphone and a camera that exist, answer "allowed" and play a tone: no prompts, no devices.
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
@@ -82,6 +87,25 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         db.dispose()
 
 
+@pytest.fixture
+def staffed_server(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> LiveServer:  # fmt: skip
+    """``live_server`` with agents on duty around the clock, so pressing 0 reaches the queue
+    whenever the test runs: the demo's flow with its hours widened, and no holidays."""
+    flow = yaml.safe_load(flow_path("1567").read_text(encoding="utf-8"))
+    flow["hours"].update(days=list(WEEK), open="00:00", close="23:59")
+    path = tmp_path_factory.mktemp("flow") / "always_open.yaml"
+    path.write_text(yaml.safe_dump(flow, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("IVR_FLOW", str(path))
+    server: LiveServer = request.getfixturevalue("live_server")
+    with UnitOfWork(server.db) as uow:
+        uow.session.execute(delete(Holiday))
+        uow.commit()
+    return server
+
+
 def _wait_until_up(url: str) -> None:
     for _ in range(150):
         try:
@@ -102,18 +126,28 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def new_context(browser: Browser) -> BrowserContext:
+    """A fresh browser profile (its own cookies): one person at one computer."""
     context = browser.new_context(
         locale="th-TH", timezone_id="Asia/Bangkok", viewport={"width": 1280, "height": 860}
     )
     context.set_default_timeout(10_000)
+    return context
+
+
+def screenshot(tab: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = new_context(browser)
     tab = context.new_page()
     try:
         yield tab
     finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        screenshot(tab, request.node.name)
         context.close()
 
 

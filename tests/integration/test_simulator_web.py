@@ -17,8 +17,10 @@ from hotline.calllog import Call
 from hotline.simulator import tone_wav
 from recordings.models import Recording
 from tests.factories import make_user
+from tests.integration.test_agent_desk import SIMULATOR, agent_client
+from tests.integration.test_agent_desk import post as desk_post
 from tests.integration.test_console_auth import csrf, sign_in, username_of
-from tests.voice import AUTH_TOKEN
+from tests.voice import AUTH_TOKEN, call_row, event_kinds
 from ticketing.db import Database, UnitOfWork
 from ticketing.models import Ticket
 
@@ -88,6 +90,82 @@ def test_the_browser_phone_refuses_what_the_call_does_not_wait_for(
     # Another browser session cannot act on this call.
     other, other_token = signed_in_agent(make_app(), database)
     assert other.post("/simulator/hangup", headers={"X-CSRF-Token": other_token}).status_code == 409
+
+
+# The queue: an agent on the desk takes the browser's caller -----------------------------------
+
+
+def queued_browser_caller(app: Flask, database: Database) -> tuple[FlaskClient, str, str]:
+    """A browser phone that dialled 1567 and pressed 0: waiting in the agents' queue."""
+    client, token = signed_in_agent(app, database)
+    call_sid = post(client, token, "call", number="1567")["call_sid"]
+    assert post(client, token, "keys", digits="0")["waiting"] == "queue"
+    return client, token, call_sid
+
+
+def test_an_agent_takes_the_browser_caller_then_the_call_goes_on_to_the_survey(
+    make_app: Callable[..., Flask], database: Database
+) -> None:
+    app = make_app(twilio_api_base_url=SIMULATOR)  # the embedded demo's simulated telephony
+    caller, token, call_sid = queued_browser_caller(app, database)
+    assert post(caller, token, "queue")["waiting"] == "queue"  # nobody has taken it yet
+    desk, agent_id = agent_client(app, database)
+    assert desk_post(desk, "/console/agent/state", state="available")[0] == 200
+    status, taken = desk_post(desk, "/console/agent/take")
+    assert status == 200 and taken["call_sid"] == call_sid
+
+    answer = post(caller, token, "queue")
+    assert answer["waiting"] == "agent" and answer["answered"] is True and answer["heard"] == []
+    assert post(caller, token, "queue")["waiting"] == "agent"  # talking until the agent hangs up
+    assert desk_post(desk, "/console/agent/end")[0] == 200
+    answer = post(caller, token, "queue")
+    assert answer["waiting"] == "keys" and "ความพึงพอใจ" in " ".join(answer["heard"])
+    assert post(caller, token, "keys", digits="5")["waiting"] == "ended"
+
+    call = call_row(database, call_sid)
+    assert call.agent_id == agent_id and call.outcome == "answered"
+    assert call.twilio_status == "completed"
+    kinds = [kind for kind, _node, _value in event_kinds(database, call_sid)]
+    assert kinds.count("connect") == 1 and "abandon" not in kinds and "survey_answer" in kinds
+    assert desk_post(desk, "/console/agent/wrap-up", disposition="resolved")[0] == 200
+
+
+def test_hanging_up_in_the_queue_is_an_abandon_and_talking_to_an_agent_is_not(
+    make_app: Callable[..., Flask], database: Database
+) -> None:
+    app = make_app(twilio_api_base_url=SIMULATOR)
+    caller, token, gave_up = queued_browser_caller(app, database)
+    assert post(caller, token, "hangup")["waiting"] == "ended"
+    assert "abandon" in [kind for kind, _node, _value in event_kinds(database, gave_up)]
+    assert call_row(database, gave_up).agent_id is None
+
+    caller, token, talked = queued_browser_caller(app, database)
+    desk, agent_id = agent_client(app, database)
+    desk_post(desk, "/console/agent/state", state="available")
+    assert desk_post(desk, "/console/agent/take")[0] == 200
+    assert post(caller, token, "queue")["waiting"] == "agent"
+    assert post(caller, token, "hangup")["waiting"] == "ended"  # the caller ends the talk
+    kinds = [kind for kind, _node, _value in event_kinds(database, talked)]
+    assert "abandon" not in kinds and "complete" in kinds
+    assert call_row(database, talked).agent_id == agent_id
+
+
+def test_the_queue_question_is_bound_to_the_session_and_to_a_queued_call(
+    make_app: Callable[..., Flask], database: Database
+) -> None:
+    app = make_app(twilio_api_base_url=SIMULATOR)
+    client, token = signed_in_agent(app, database)
+    headers = {"X-CSRF-Token": token}
+    assert client.post("/simulator/queue", headers=headers).status_code == 409  # no call
+    post(client, token, "call", number="1567")
+    refused = client.post("/simulator/queue", headers=headers)  # the menu waits for keys
+    assert refused.status_code == 409 and refused.get_json()["error"] == "not_waiting_for_that"
+    assert post(client, token, "keys", digits="0")["waiting"] == "queue"
+    assert client.post("/simulator/queue").status_code == 400  # no CSRF token
+    assert client.get("/simulator/queue").status_code == 405
+    other, other_token = signed_in_agent(app, database)
+    assert other.post("/simulator/queue", headers={"X-CSRF-Token": other_token}).status_code == 409
+    assert post(client, token, "queue")["waiting"] == "queue"  # still this session's call
 
 
 @pytest.mark.parametrize("environment", ["production", "test"])
