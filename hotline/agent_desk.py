@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus, QueueEntry
 from hotline.callevents import CallLogWriter, LogEntry
 from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork, insert_for_dialect
+from ticketing.db import Database, UnitOfWork, insert_for_dialect, insert_ignoring_conflicts
 from ticketing.models import Category, Role, Ticket, User
 from ticketing.phones import mask_phone
 
@@ -154,7 +154,7 @@ def _ticket_counts(session: Session, phones: set[str]) -> dict[str, int]:
         return {}
     rows = session.execute(
         select(Ticket.caller_phone, func.count())
-        .where(Ticket.caller_phone.in_(phones))
+        .where(Ticket.caller_phone.in_(phones), Ticket.is_training.is_(False))
         .group_by(Ticket.caller_phone)
     ).all()
     return {phone: count for phone, count in rows if phone}
@@ -254,10 +254,12 @@ def _status_for_update(session: Session, user_id: int, now: datetime) -> AgentSt
     status = session.scalars(
         select(AgentStatus).where(AgentStatus.user_id == user_id).with_for_update()
     ).first()
-    if status is None:
-        status = AgentStatus(user_id=user_id, state=AgentState.AWAY.value, since=now)
-        session.add(status)
-        session.flush()
+    if status is None:  # the agent's first desk action: create the row, whoever races us
+        row = {"user_id": user_id, "state": AgentState.AWAY.value, "since": now}
+        session.execute(insert_ignoring_conflicts(session, AgentStatus.__table__), [row])
+        status = session.scalars(
+            select(AgentStatus).where(AgentStatus.user_id == user_id).with_for_update()
+        ).one()
     return status
 
 
@@ -424,7 +426,9 @@ def screen_pop(database: Database, call_sid: str, limit: int = 5) -> ScreenPop |
         phone = entry.caller
         calls = session.execute(
             select(Call.call_sid, Call.started_at, Call.outcome)
-            .where(Call.from_number == phone, Call.call_sid != call_sid)
+            .where(
+                Call.from_number == phone, Call.call_sid != call_sid, Call.is_training.is_(False)
+            )
             .order_by(Call.started_at.desc())
             .limit(limit)
         ).all()
@@ -433,7 +437,7 @@ def screen_pop(database: Database, call_sid: str, limit: int = 5) -> ScreenPop |
                 Ticket.number, Ticket.status, Ticket.created_at, Category.name_th, Category.name_en
             )
             .join(Category, Category.id == Ticket.category_id)
-            .where(Ticket.caller_phone == phone)
+            .where(Ticket.caller_phone == phone, Ticket.is_training.is_(False))
             .order_by(Ticket.created_at.desc())
             .limit(limit)
         ).all()

@@ -35,7 +35,7 @@ from hotline.callevents import CallLogWriter
 from hotline.ivr_actions import CallInfo
 from hotline.recording_jobs import note_recording
 from hotline.runtime import runtime
-from hotline.twilio_security import check_twilio_signature, empty_twiml, twiml
+from hotline.twilio_security import check_twilio_signature, empty_twiml, never_fails, twiml
 from ticketing.db import Database
 from ticketing.models import Role, User
 
@@ -46,6 +46,15 @@ CLIENT_PREFIX = "client:agent-"
 QUEUE = "agents"
 NO_CALLER = "ขณะนี้ไม่มีผู้โทรรอสายค่ะ"
 NOT_AN_AGENT = "ขออภัยค่ะ บัญชีนี้ไม่สามารถรับสายได้"
+SYSTEM_FAULT = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้งค่ะ"
+
+
+def _fault_to_agent() -> Response:
+    """The agent's own leg failed: tell them plainly and end it (the caller stays queued)."""
+    return twiml('<?xml version="1.0" encoding="UTF-8"?><Response><Say language="th-TH">'
+                 f"{SYSTEM_FAULT}</Say><Hangup /></Response>")  # fmt: skip
+
+
 FINISH_FIRST = "กรุณาจบสายเดิมและสรุปการสนทนาก่อนรับสายใหม่ค่ะ"
 
 
@@ -72,6 +81,7 @@ def note_queued_call(call: CallInfo, data: Mapping[str, str], queue: str) -> Non
 
 
 @bp.post("/agent")
+@never_fails(_fault_to_agent)
 def agent() -> Response:
     """An agent's phone (browser or own) asks what to do: dial the agents' queue, recorded."""
     rt = runtime()
@@ -96,6 +106,7 @@ def agent() -> Response:
 
 
 @bp.post("/agent/bridge")
+@never_fails(empty_twiml)
 def bridge() -> Response:
     """On the caller's leg, just before the bridge: the agent takes this caller (screen pop)."""
     rt, user = runtime(), _agent()
@@ -112,6 +123,7 @@ def bridge() -> Response:
 
 
 @bp.post("/agent/done")
+@never_fails(_fault_to_agent)
 def done() -> Response:
     """The agent's <Dial> is over: after a call, wrap-up; if nobody was waiting, say so."""
     rt, user = runtime(), _agent()
@@ -124,6 +136,7 @@ def done() -> Response:
 
 
 @bp.post("/agent/recording")
+@never_fails(empty_twiml)
 def recording() -> Response:
     """<Dial record> finished: the recording belongs to the caller's call (and its ticket)."""
     rt = runtime()

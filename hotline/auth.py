@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -228,11 +229,21 @@ def _sign_in(user: User) -> None:
 
 
 def _safe_next() -> str | None:
-    """Only a path on this site: never an open redirect."""
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return local_path(request.values.get("next", ""))
+
+
+def local_path(target: str) -> str | None:
+    """``target`` if it is a path on this site, else None: never an open redirect.
+
+    Browsers drop tabs and newlines and read a backslash as a slash, so "/", a tab and
+    "/evil.example" would leave the site: control characters, spaces and backslashes are refused.
+    """
+    if not target.startswith("/") or any(c <= " " or c in "\\\x7f" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
 
 
 def init_auth(app: Flask) -> None:

@@ -60,10 +60,12 @@ from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
 from hotline.twilio_api import TwilioApi
 from recordings.models import Recording
+from ticketing.audit import record_audit
 from ticketing.citizen_id import CITIZEN_ID_LENGTH, is_valid_citizen_id
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import district_choices, districts_for_postal_code, province_choices
 from ticketing.models import Category, Role, Ticket
+from ticketing.permissions import Action, can
 from ticketing.phones import format_phone_display, mask_phone, parse_phone_strict
 from ticketing.services import TicketDraft, open_ticket
 
@@ -103,6 +105,9 @@ def _user_id() -> int:
     if user is None:
         abort(401)
     return user.id
+
+
+THAI_PREFIX = "+66"
 
 
 # Pages -------------------------------------------------------------------------------------
@@ -332,6 +337,12 @@ def call_me() -> ResponseReturnValue:
         phone = parse_phone_strict(request.form.get("phone", ""))
     except ValidationError:
         return _desk_error(DeskError("bad_phone", "bad phone"), 400)
+    if not phone.startswith(THAI_PREFIX):  # no billed calls abroad, no toll fraud
+        return _desk_error(DeskError("bad_phone", "only Thai numbers"), 400)
+    with rt.uow() as uow:  # who had the hotline ring which phone, for the audit trail
+        record_audit(uow.session, current_actor(), "agent.call_me", ("user", str(_user_id())),
+                     after={"phone": mask_phone(phone)})  # fmt: skip
+        uow.commit()
     base = rt.settings.public_base_url.rstrip("/")
     try:
         call = TwilioApi(rt.settings).client().calls.create(
@@ -397,7 +408,19 @@ def _call_or_none(call_sid: str) -> Call | None:
         call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid[:64])).first()
     if call is None:
         abort(404, description="No call with that SID.")
+    if not _may_file_for(call):
+        abort(403, description="Only the agent on this call, or a supervisor, may file for it.")
     return call
+
+
+def _may_file_for(call: Call) -> bool:
+    """The agent's own current call (on it or wrapping it up); supervisors may file for any.
+
+    The form shows the caller's whole number, which only the agent talking to them needs.
+    """
+    if can(current_actor(), Action.VIEW_CALLER_NUMBER):
+        return True
+    return agent_view(runtime().db, _user_id()).call_sid == call.call_sid
 
 
 def _form_context(call: Call | None, values: Any, error: str | None) -> dict[str, Any]:

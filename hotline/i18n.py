@@ -13,6 +13,8 @@ from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
+from hotline.auth import local_path
+
 SUPPORTED = ("th", "en")
 DEFAULT = "th"
 
@@ -47,11 +49,7 @@ set_language.auth_scheme = "public"  # type: ignore[attr-defined]  # the sign-in
 
 
 def _back_to() -> str:
-    """Only a path on this site: never an open redirect."""
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("console.home")
+    return local_path(request.form.get("next", "")) or url_for("console.home")
 
 
 def init_i18n(app: Flask) -> None:

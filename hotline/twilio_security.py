@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, abort, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -16,11 +19,13 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from config import Settings
+from config.logging import log_context
 from ivr_flows.twiml import Response as TwimlDocument
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
 SIGNATURE_KEY = "hotline.twilio-signature"
+ViewF = TypeVar("ViewF", bound=Callable[..., Response])
 
 
 def public_url(settings: Settings) -> str:
@@ -62,6 +67,26 @@ def check_twilio_signature() -> None:
     """before_request hook of every Twilio-facing blueprint (the app's own SignatureCheck)."""
     check: SignatureCheck = current_app.extensions[SIGNATURE_KEY]
     check()
+
+
+def never_fails(fallback: Callable[[], Response]) -> Callable[[ViewF], ViewF]:
+    """Wrap a Twilio webhook: whatever fails inside, Twilio gets ``fallback()``, never a 5xx,
+    an HTML error page or silence. The failure is logged with the call SID."""
+
+    def decorate(view: ViewF) -> ViewF:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            call_sid = request.form.get("CallSid", "")
+            with log_context(call_sid=call_sid or None):
+                try:
+                    return view(*args, **kwargs)
+                except Exception:
+                    log.exception("Twilio webhook %s failed; answering safely", request.path)
+                    return fallback()
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def twiml(response: TwimlDocument | VoiceResponse | str) -> Response:

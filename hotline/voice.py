@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
@@ -37,6 +36,7 @@ from hotline.twilio_security import (
     SignatureCheck,
     check_twilio_signature,
     empty_twiml,
+    never_fails,
     twiml,
 )
 from ivr_flows import engine
@@ -49,6 +49,7 @@ from ticketing.reference import cached_reference_data, reference_data
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "hotline.ivr"
+_HOLD_FALLBACK = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="20" /></Response>'
 APOLOGY = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว ระบบจะโอนสายไปยังเจ้าหน้าที่ กรุณาถือสายรอสักครู่ค่ะ"
 
 
@@ -138,18 +139,18 @@ def _ivr() -> Ivr:
 
 def answers_twiml(view: Callable[..., Response]) -> Callable[..., Response]:
     """Turn any failure inside a voice webhook into an apology and a place in the queue."""
+    return never_fails(apology)(view)
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        call_sid = request.form.get("CallSid", "")
-        with log_context(call_sid=call_sid or None):
-            try:
-                return view(*args, **kwargs)
-            except Exception:
-                log.exception("voice webhook failed; apologising and queueing the caller")
-                return apology()
 
-    return wrapper
+def holds_on_failure(view: Callable[..., Response]) -> Callable[..., Response]:
+    """For the hold URL: the caller is already queued, so a failure only pauses the music
+    (<Enqueue> is not allowed in a waitUrl answer)."""
+    return never_fails(lambda: twiml(_HOLD_FALLBACK))(view)
+
+
+def acknowledges_on_failure(view: Callable[..., Response]) -> Callable[..., Response]:
+    """For callbacks that play nothing: a failure still answers empty TwiML."""
+    return never_fails(empty_twiml)(view)
 
 
 def apology() -> Response:
@@ -207,7 +208,7 @@ def step() -> Response:
 
 
 @bp.post("/recording-status")
-@answers_twiml
+@acknowledges_on_failure
 def recording_status() -> Response:
     """Twilio has (or failed to make) the caller's recording: keep it with the call's ticket."""
     ivr, rt, call = _ivr(), runtime(), _call_info()
@@ -257,7 +258,7 @@ def queue_result() -> Response:
 
 
 @bp.post("/wait")
-@answers_twiml
+@holds_on_failure
 def wait() -> Response:
     """Hold messages for a queued caller, with their place in the queue."""
     ivr = _ivr()

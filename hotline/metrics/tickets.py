@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from ticketing.models import Referral, Ticket
+from ticketing.models import Referral, ReferralStatus, Ticket
 from ticketing.statuses import FINISHED
 
 
@@ -69,7 +69,13 @@ class Turnaround:
 def referral_turnaround(session: Session, scope: TicketScope, now: datetime) -> list[Turnaround]:
     """Referrals sent in the range, per agency: answered, still open past due, mean hours."""
     query = (
-        select(Referral.agency_id, Referral.sent_at, Referral.answered_at, Referral.due_at)
+        select(
+            Referral.agency_id,
+            Referral.sent_at,
+            Referral.answered_at,
+            Referral.due_at,
+            Referral.status,
+        )
         .join(Ticket, Ticket.id == Referral.ticket_id)
         .where(Referral.sent_at >= scope.start, Referral.sent_at < scope.end)
     )
@@ -79,11 +85,12 @@ def referral_turnaround(session: Session, scope: TicketScope, now: datetime) -> 
     sent: dict[int, int] = defaultdict(int)
     overdue: dict[int, int] = defaultdict(int)
     hours: dict[int, list[float]] = defaultdict(list)
-    for agency_id, sent_at, answered_at, due_at in session.execute(query):
+    for agency_id, sent_at, answered_at, due_at, status in session.execute(query):
         sent[agency_id] += 1
-        if answered_at is not None:
+        # A referral sent back also gets answered_at: only real answers count as answered.
+        if status == ReferralStatus.ANSWERED and answered_at is not None:
             hours[agency_id].append((answered_at - sent_at).total_seconds() / 3600)
-        elif due_at < now:
+        elif status != ReferralStatus.RETURNED and due_at < now:
             overdue[agency_id] += 1
     return [
         Turnaround(a, sent[a], len(hours[a]), overdue[a],

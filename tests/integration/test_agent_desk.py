@@ -26,7 +26,7 @@ from tests.twilio_client import FlaskTransport
 from tests.twilio_standin import TwilioStandIn
 from tests.voice import ACCOUNT, AUTH_TOKEN, BASE_URL, OFFICE_HOURS, call_row, event_kinds
 from ticketing.db import Database, UnitOfWork
-from ticketing.models import Ticket
+from ticketing.models import AuditEvent, Ticket
 
 SIMULATOR = f"{BASE_URL}/simulator/twilio"
 CALLER = "+66812345678"
@@ -137,6 +137,11 @@ def test_a_simulated_caller_is_queued_taken_popped_and_wrapped_up(
     assert call.agent_id == agent_id and call.outcome == "answered"
     assert ("connect", None, None) in event_kinds(database, transcript.call_sid)
 
+    # Only the agent on the call may open a ticket for it: the form shows the whole number.
+    assert client.get(f"/console/tickets/new?call={transcript.call_sid}").status_code == 200
+    other, _ = agent_client(sim_app, database)
+    assert other.get(f"/console/tickets/new?call={transcript.call_sid}").status_code == 403
+
     assert post(client, "/console/agent/state", state="available")[0] == 409  # wrap-up first
     assert post(client, "/console/agent/wrap-up", disposition="")[0] == 400
     assert post(client, "/console/agent/wrap-up", disposition="made-up")[0] == 400
@@ -238,7 +243,13 @@ def test_ringing_the_agents_own_phone_asks_twilio_to_bridge_the_queue(
         assert placed["To"] == "+66811112222" and placed["From"] == "1567"
         assert placed["Url"] == f"{BASE_URL}/twilio/agent?agent={agent_id}"
         assert post(client, "/console/agent/call-me", phone="12")[0] == 400
+        assert post(client, "/console/agent/call-me", phone="+44 20 7946 0958")[0] == 400
         assert len(standin.calls) == 1
+        with UnitOfWork(database) as uow:
+            audited = uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "agent.call_me")
+            ).one()
+        assert audited.actor_id == agent_id and audited.after == {"phone": "08x xxx 2222"}
     finally:
         standin.stop()
 
@@ -258,7 +269,7 @@ def finished_call(app: Flask) -> str:
 
 def test_a_ticket_opened_during_a_call_is_linked_to_it(sim_app: Flask, database: Database) -> None:
     call_sid = finished_call(sim_app)
-    client, _ = agent_client(sim_app, database)
+    client, _ = agent_client(sim_app, database, "supervisor")  # supervisors may file for any call
     page = client.get(f"/console/tickets/new?call={call_sid}").get_data(as_text=True)
     assert "081 234 5678" in page and f'value="{call_sid}"' in page
     form = {"csrf_token": csrf(client, "/console/desk"), "call": call_sid, "category": "land",
@@ -280,7 +291,7 @@ def test_a_ticket_opened_during_a_call_is_linked_to_it(sim_app: Flask, database:
 
 def test_a_bad_ticket_form_writes_nothing(sim_app: Flask, database: Database) -> None:
     call_sid = finished_call(sim_app)
-    client, _ = agent_client(sim_app, database)
+    client, _ = agent_client(sim_app, database, "supervisor")
     before = row_counts(database)
     bad_id = {"csrf_token": csrf(client, "/console/desk"), "call": call_sid, "category": "land",
               "province": "50", "citizen_id": "1101700207031", "description": "ทดสอบ"}  # fmt: skip

@@ -102,7 +102,10 @@ def test_a_password_change_signs_out_other_sessions(app: Flask, database: Databa
     assert client.get("/console/", headers={"Accept": "application/json"}).status_code == 401
 
 
-def test_next_never_leaves_the_site(app: Flask, database: Database) -> None:
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/%09/evil.example", "/%5Cevil.example", "https://evil.example"]
+)
+def test_next_never_leaves_the_site(app: Flask, database: Database, target: str) -> None:
     agent = make_user(database, "agent")
     client = app.test_client()
     token = csrf(client)
@@ -111,7 +114,7 @@ def test_next_never_leaves_the_site(app: Flask, database: Database) -> None:
         "password": PASSWORD,
         "csrf_token": token,
     }
-    response = client.post("/auth/login?next=//evil.example/x", data=form)
+    response = client.post(f"/auth/login?next={target}", data=form)
     assert response.headers["Location"] == "/console/"
 
 

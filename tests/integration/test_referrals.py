@@ -72,3 +72,38 @@ def test_sending_back_returns_the_ticket_to_the_center_when_no_one_else_holds_it
     assert status_of(database, ticket.id) == "referred"  # the second agency still has it
     send_back(UnitOfWork(database), second.id, "ไม่อยู่ในอำนาจหน้าที่เช่นกัน", agent)
     assert status_of(database, ticket.id) == "accepted"
+
+
+def test_agency_turnaround_counts_answers_not_referrals_sent_back(database: Database) -> None:
+    """Hand-computed: 4 sent; 1 answered after 48 h; 1 sent back; 1 open past due; 1 not due."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from hotline.metrics.tickets import TicketScope, referral_turnaround
+
+    agent, officer = make_user(database, "agent"), make_user(database, "agent")
+    agency = make_agency(database)
+    sent = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
+    referrals = []
+    for _ in range(4):
+        ticket = make_ticket(database)
+        change_status(UnitOfWork(database), ticket.id, "accepted", agent)
+        referrals += refer(UnitOfWork(database), ticket.id, [agency.id], agent, now=sent)
+    answered, returned, _past_due, not_due = referrals
+    answer(UnitOfWork(database), answered.id, "ดำเนินการแล้ว", officer)
+    send_back(UnitOfWork(database), returned.id, "ไม่อยู่ในอำนาจหน้าที่", officer)
+    with UnitOfWork(database) as uow:
+        uow.session.execute(update(Referral).where(Referral.id == answered.id)
+                            .values(answered_at=sent + timedelta(hours=48)))  # fmt: skip
+        uow.session.execute(update(Referral).where(Referral.id == not_due.id)
+                            .values(due_at=sent + timedelta(days=90)))  # fmt: skip
+        uow.commit()
+    now = sent + timedelta(days=60)
+    scope = TicketScope(start=sent - timedelta(days=1), end=now)
+    with UnitOfWork(database) as uow:
+        [figures] = referral_turnaround(uow.session, scope, now)
+    assert (figures.agency_id, figures.sent, figures.answered, figures.overdue) == (
+        agency.id, 4, 1, 1,
+    )  # fmt: skip
+    assert figures.average_hours == 48.0

@@ -246,6 +246,30 @@ def test_status_callback_during_an_outage_answers_empty_twiml(broken_app: Flask)
     assert response.status_code == 200 and verbs(response.get_data(as_text=True)) == []
 
 
+def test_every_twilio_route_answers_twiml_during_an_outage(broken_app: Flask) -> None:
+    """A route walk: whatever breaks, Twilio gets well-formed TwiML, never a 5xx or a page."""
+    client = broken_app.test_client()
+    payload = form(Digits="1", RecordingSid="RE" + "1" * 32, RecordingStatus="completed",
+                   RecordingUrl="https://api.twilio.com/x", QueueResult="bridged",
+                   DialCallStatus="completed", CallStatus="completed", Body="STOP",
+                   MessageSid="SM" + "1" * 32, MessageStatus="delivered")  # fmt: skip
+    walked = []
+    for rule in broken_app.url_map.iter_rules():
+        if not rule.rule.startswith("/twilio/") or "POST" not in (rule.methods or ()):
+            continue
+        if rule.rule.startswith("/twilio/sim/"):
+            continue  # the embedded demo's queue stand-in answers the simulator in JSON
+        response = signed_post(client, f"{BASE_URL}{rule.rule}?s=forged&agent=1", payload)
+        assert response.status_code == 200, rule.rule
+        assert fromstring(response.get_data(as_text=True)).tag == "Response", rule.rule
+        walked.append(rule.rule)
+    assert len(walked) >= 12, walked
+    hold = signed_post(client, f"{BASE_URL}/twilio/wait?s=forged", payload)
+    assert verbs(hold.get_data(as_text=True)) == ["Pause"]  # no <Enqueue> inside a waitUrl
+    callback = signed_post(client, f"{BASE_URL}/twilio/recording-status?s=forged", payload)
+    assert verbs(callback.get_data(as_text=True)) == []
+
+
 def test_the_phone_fixture_checks_every_answer(make_phone: Callable[..., object]) -> None:
     """The checker itself must be able to fail: a <Say> in English is refused."""
     from xml.etree.ElementTree import Element
