@@ -387,7 +387,7 @@ class DemoDesk:
         signed_out = datetime.min.replace(tzinfo=UTC)
         for index, (answered, done, wrapped, sid) in enumerate(calls):
             if answered > signed_out:  # a new stretch at the desk
-                sign_in = answered - timedelta(minutes=rng.randint(5, 40))
+                sign_in = answered - timedelta(minutes=rng.randint(2, 15))
                 log.append((max(sign_in, signed_out + timedelta(seconds=1)), AgentState.AVAILABLE,
                             None))  # fmt: skip
             log.append((answered, AgentState.ON_CALL, sid))
@@ -395,7 +395,7 @@ class DemoDesk:
             log.append((wrapped, AgentState.AVAILABLE, None))
             following = calls[index + 1][0] if index + 1 < len(calls) else None
             if following is None or following - wrapped > QUIET_SPELL:
-                signed_out = wrapped + timedelta(minutes=rng.randint(5, 30))
+                signed_out = wrapped + timedelta(minutes=rng.randint(2, 10))
                 if following is not None:
                     signed_out = min(signed_out, following - timedelta(minutes=6))
                 log.append((signed_out, AgentState.AWAY, None))
