@@ -247,3 +247,7 @@ def test_staffing_shows_the_agents_signed_in_beside_the_plan(
     now_line = re.search(r"data-signed-in-now>([^<]+)<", html)
     assert now_line is not None
     assert "ขณะนี้ 1 คน" in now_line.group(1) and "ไม่อยู่ 1 คน" in now_line.group(1)
+    quiet = re.search(
+        r'<td class="mono">15:30</td><td class="mono">0</td><td class="mono">([^<]+)<', html
+    )
+    assert quiet is not None and quiet.group(1) == "—"  # no calls: no AHT to show
