@@ -61,7 +61,10 @@ class AgentStateEvent(Base):
     """Append-only: agent ``user_id`` entered ``state`` at ``at`` (for occupancy, handle time)."""
 
     __tablename__ = "agent_state_events"
-    __table_args__ = (Index("ix_agent_state_events_user_at", "user_id", "at"),)
+    __table_args__ = (
+        Index("ix_agent_state_events_user_at", "user_id", "at"),
+        Index("ix_agent_state_events_call_sid", "call_sid"),  # a call's wrap-up (metrics)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -46,7 +46,11 @@ call_tickets = Table(
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_started", "started_at"), Index("ix_calls_ended", "ended_at"))
+    __table_args__ = (
+        Index("ix_calls_started", "started_at"),
+        Index("ix_calls_ended", "ended_at"),
+        Index("ix_calls_wrapped_up", "wrapped_up_at"),  # the metrics refresh finds late wrap-ups
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)

@@ -15,6 +15,8 @@ import geothai
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hotline.agent_desk import DISPOSITIONS
+from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus
 from hotline.calllog import Call, CallEvent, CallEventKind
 from hotline.runtime import Runtime
 from ticketing.citizen_id import generate_citizen_id
@@ -136,6 +138,8 @@ SURNAMES = ("ใจดี", "ศรีสุข", "แก้วมณี", "ท�
 BIG_PROVINCES = {"10": 20, "50": 5, "40": 4, "30": 4, "20": 4, "90": 3, "34": 3, "41": 3}
 CHANNELS = (("phone", 60), ("walk_in", 25), ("letter", 10), ("web", 5))
 HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 9, 11, 11, 10, 8, 10, 11, 10, 8, 6, 5, 4, 3, 2, 2, 1)
+DEMO_ON_SHIFT = 2  # demo agents signed in now, so the wallboard and staffing show someone
+QUIET_SPELL = timedelta(minutes=40)  # a demo agent signs out when no caller comes for this long
 
 
 @dataclass
@@ -312,7 +316,8 @@ def _progress(
 def _demo_calls(
     rt: Runtime, rng: random.Random, now: datetime, days: int, staff: list[Actor]
 ) -> int:
-    """Calls for phone tickets plus status checks, agent calls and IVR hang-ups."""
+    """Calls for phone tickets plus status checks, agent calls and IVR hang-ups; the agents'
+    state log of the calls they took (see :class:`DemoDesk`)."""
     count = 0
     with rt.uow() as uow:
         session = uow.session
@@ -320,12 +325,83 @@ def _demo_calls(
         for ticket in phone_tickets:
             _filing_call(session, rng, ticket)
             count += 1
-        agent_ids = [a.user_id for a in staff if a.user_id is not None]
-        for _ in range(len(phone_tickets) * 2):
-            _other_call(session, rng, _random_moment(rng, now, days), agent_ids, phone_tickets)
+        agent_ids = [a.user_id for a in staff if a.user_id is not None and a.role == "agent"]
+        desk = DemoDesk(agent_ids)
+        # In time order, so an agent takes one caller at a time; all over an hour before now.
+        moments = sorted(
+            _random_moment(rng, now - timedelta(hours=1), days)
+            for _ in range(len(phone_tickets) * 2)
+        )
+        for moment in moments:
+            _other_call(session, rng, moment, desk, phone_tickets)
             count += 1
+        desk.write(session, rng, now)
         uow.commit()
     return count
+
+
+@dataclass
+class DemoDesk:
+    """The demo agents at the desk: the longest-idle agent takes the next caller (callers wait
+    when all are busy); each agent signs in a little before a call and out after a quiet spell,
+    and leaves the state log the agent desk would write.
+    """
+
+    agent_ids: list[int]
+    free_at: dict[int, datetime] = field(default_factory=dict)
+    calls: dict[int, list[tuple[datetime, datetime, datetime, str]]] = field(default_factory=dict)
+
+    def answer(self, queued: datetime, wait_s: int) -> tuple[int, datetime] | None:
+        """(agent, when answered) for a caller queued at ``queued`` willing to wait ``wait_s``."""
+        if not self.agent_ids:
+            return None
+        agent = min(self.agent_ids, key=lambda a: (self.free_at.get(a, queued), a))
+        return agent, max(queued + timedelta(seconds=wait_s), self.free_at.get(agent, queued))
+
+    def took(self, agent: int, call_sid: str, answered: datetime, done: datetime,
+             wrapped: datetime) -> None:  # fmt: skip
+        self.free_at[agent] = wrapped
+        self.calls.setdefault(agent, []).append((answered, done, wrapped, call_sid))
+
+    def write(self, session: Session, rng: random.Random, now: datetime) -> None:
+        for index, agent in enumerate(self.agent_ids):
+            log = self._log(rng, self.calls.get(agent, []))
+            if index < DEMO_ON_SHIFT:  # on shift now
+                began = now - timedelta(minutes=rng.randint(5, 40))
+                if log:
+                    began = max(began, log[-1][0] + timedelta(minutes=1))
+                log.append((began, AgentState.AVAILABLE, None))
+            previous = AgentState.AWAY.value
+            for at, state, call_sid in log:
+                session.add(AgentStateEvent(user_id=agent, state=state.value, previous=previous,
+                                            at=at, reason="demo", call_sid=call_sid))  # fmt: skip
+                previous = state.value
+            if log and session.get(AgentStatus, agent) is None:
+                session.add(AgentStatus(user_id=agent, state=previous, since=log[-1][0]))
+
+    @staticmethod
+    def _log(
+        rng: random.Random, calls: list[tuple[datetime, datetime, datetime, str]]
+    ) -> list[tuple[datetime, AgentState, str | None]]:
+        log: list[tuple[datetime, AgentState, str | None]] = []
+        signed_out = datetime.min.replace(tzinfo=UTC)
+        for index, (answered, done, wrapped, sid) in enumerate(calls):
+            if answered > signed_out:  # a new stretch at the desk
+                sign_in = answered - timedelta(minutes=rng.randint(2, 15))
+                log.append((max(sign_in, signed_out + timedelta(seconds=1)), AgentState.AVAILABLE,
+                            None))  # fmt: skip
+            log.append((answered, AgentState.ON_CALL, sid))
+            log.append((done, AgentState.WRAP_UP, sid))
+            log.append((wrapped, AgentState.AVAILABLE, None))
+            following = calls[index + 1][0] if index + 1 < len(calls) else None
+            if following is None or following - wrapped > QUIET_SPELL:
+                signed_out = wrapped + timedelta(minutes=rng.randint(2, 10))
+                if following is not None:
+                    signed_out = min(signed_out, following - timedelta(minutes=6))
+                log.append((signed_out, AgentState.AWAY, None))
+            else:
+                signed_out = following  # stays signed in until the next call
+        return log
 
 
 def _new_call(session: Session, rng: random.Random, started: datetime, caller: str | None) -> Call:
@@ -383,7 +459,7 @@ def _other_call(
     session: Session,
     rng: random.Random,
     start: datetime,
-    agent_ids: list[int],
+    desk: DemoDesk,
     tickets: Sequence[Ticket],
 ) -> None:
     kind = rng.random()
@@ -398,8 +474,8 @@ def _other_call(
     t = start + timedelta(seconds=rng.randint(8, 25))
     if kind < 0.25 and ticket is not None:
         _status_call(session, rng, call, t, ticket)
-    elif kind < 0.85 and agent_ids:
-        _queue_call(session, rng, call, t, rng.choice(agent_ids))
+    elif kind < 0.85 and desk.agent_ids:
+        _queue_call(session, rng, call, t, desk)
     else:
         _ivr_drop(session, rng, call, t)
 
@@ -434,25 +510,30 @@ def _ivr_drop(session: Session, rng: random.Random, call: Call, t: datetime) -> 
 
 
 def _queue_call(
-    session: Session, rng: random.Random, call: Call, t: datetime, agent_id: int
+    session: Session, rng: random.Random, call: Call, t: datetime, desk: DemoDesk
 ) -> None:
     _event(session, call, CallEventKind.IVR_INPUT, t, "main_menu", "0")
     _event(session, call, CallEventKind.IVR_ENTER, t, "to_agent")
     _event(session, call, CallEventKind.ENQUEUE, t, "to_agent", "agents")
-    wait = int(rng.expovariate(1 / 35))
-    call.queue_wait_s = wait
-    if rng.random() < 0.12:
-        _event(session, call, CallEventKind.ABANDON, t + timedelta(seconds=wait), "to_agent",
-               data={"wait_s": wait})  # fmt: skip
-        _close(call, t + timedelta(seconds=wait), "abandoned_queue", "to_agent")
+    patience = int(rng.expovariate(1 / 35))
+    taken = desk.answer(t, patience)
+    if taken is None or rng.random() < 0.12:
+        call.queue_wait_s = patience
+        _event(session, call, CallEventKind.ABANDON, t + timedelta(seconds=patience), "to_agent",
+               data={"wait_s": patience})  # fmt: skip
+        _close(call, t + timedelta(seconds=patience), "abandoned_queue", "to_agent")
         return
-    answered = t + timedelta(seconds=wait)
+    agent_id, answered = taken
+    wait = int((answered - t).total_seconds())
     talk = rng.randint(60, 420)
-    call.answered_at, call.agent_id = answered, agent_id
-    _event(session, call, CallEventKind.CONNECT, answered, "to_agent", data={"wait_s": wait})
+    call.queue_wait_s, call.answered_at, call.agent_id = wait, answered, agent_id
+    _event(session, call, CallEventKind.CONNECT, answered, "to_agent",
+           data={"wait_s": wait, "agent_id": agent_id})  # fmt: skip
     done = answered + timedelta(seconds=talk)
-    _event(session, call, CallEventKind.COMPLETE, done, "to_agent", "agent",
-           data={"talk_s": talk, "wrap_s": rng.randint(20, 90)})  # fmt: skip
+    _event(session, call, CallEventKind.COMPLETE, done, "to_agent", "agent", data={"wait_s": wait})
+    wrapped = done + timedelta(seconds=rng.randint(20, 90))
+    call.wrapped_up_at, call.disposition = wrapped, rng.choice(list(DISPOSITIONS))
+    desk.took(agent_id, call.call_sid, answered, done, wrapped)
     end = _survey(session, rng, call, done)
     _close(call, end, "answered", "survey")
 

@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
+from hotline.agent_models import AgentState, AgentStateEvent
 from hotline.calllog import Call, CallEvent
 from hotline.metrics.facts import (
     COUNT_FIELDS,
@@ -69,6 +70,7 @@ class Sums:
             agent = self.agents[facts.agent_id or 0]
             agent["handled"] += facts.handled
             agent["handle_s"] += facts.handle_s
+            agent["wrap_s"] += facts.wrap_s
 
     def add_bucket(self, bucket: datetime, counts: dict[str, int]) -> None:
         target = self.buckets[bucket]
@@ -125,7 +127,7 @@ def iter_facts(
 ) -> Iterator[tuple[CallRow, CallFacts]]:
     query = (
         select(Call.id, Call.started_at, Call.ended_at, Call.outcome, Call.twilio_status,
-               Call.from_number, Call.agent_id)
+               Call.from_number, Call.agent_id, Call.wrapped_up_at)
         .where(where, Call.ended_at.is_not(None), Call.is_training.is_(False))
         .order_by(Call.id)
     )  # fmt: skip
@@ -134,9 +136,11 @@ def iter_facts(
         chunk = rows[start : start + CHUNK]
         events = _events_of(session, [c.id for c in chunk])
         earlier = _earlier_calls(session, chunk)
+        wraps = _wrap_starts(session, [c.id for c in chunk if c.wrapped_up_at is not None])
         for call in chunk:
             repeat = _is_repeat(call, earlier.get(call.from_number or "", []))
-            yield call, call_facts(call, events.get(call.id, ()), rules, is_repeat=repeat)
+            yield call, call_facts(call, events.get(call.id, ()), rules, is_repeat=repeat,
+                                   wrap_started_at=wraps.get(call.id))  # fmt: skip
 
 
 def _events_of(session: Session, call_ids: Sequence[int]) -> dict[int, list[EventRow]]:
@@ -148,6 +152,19 @@ def _events_of(session: Session, call_ids: Sequence[int]) -> dict[int, list[Even
     for call_id, *values in session.execute(query):
         found[call_id].append(EventRow(*values))
     return found
+
+
+def _wrap_starts(session: Session, call_ids: Sequence[int]) -> dict[int, datetime]:
+    """call id → when its agent went into wrap-up (the ``wrap_up`` state event of that call)."""
+    if not call_ids:
+        return {}
+    query = (
+        select(Call.id, func.min(AgentStateEvent.at))
+        .join(AgentStateEvent, AgentStateEvent.call_sid == Call.call_sid)
+        .where(Call.id.in_(call_ids), AgentStateEvent.state == AgentState.WRAP_UP.value)
+        .group_by(Call.id)
+    )
+    return {call_id: at for call_id, at in session.execute(query) if at is not None}
 
 
 def _earlier_calls(session: Session, calls: Sequence[CallRow]) -> dict[str, list[datetime]]:

@@ -37,6 +37,7 @@ class CallRow:
     twilio_status: str
     from_number: str | None
     agent_id: int | None
+    wrapped_up_at: datetime | None = None  # the agent's wrap-up form at the desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class CallFacts:
     contained: int = 0
     handled: int = 0
     handle_s: int = 0
+    wrap_s: int = 0
     known_callers: int = 0
     repeat_calls: int = 0
     surveys_offered: int = 0
@@ -79,20 +81,30 @@ COUNT_FIELDS = (
     "calls", "offered", "answered", "answered_in_sl", "answer_wait_s", "max_wait_s",
     "abandoned_queue", "abandoned_in_sl", "short_abandons", "abandoned_ivr", "contained",
     "handled", "handle_s", "known_callers", "repeat_calls", "surveys_offered",
-    "survey_responses", "survey_satisfied",
+    "survey_responses", "survey_satisfied", "wrap_s",
 )  # fmt: skip
 MAX_FIELDS = frozenset({"max_wait_s"})
 FUNNEL_FIELDS = ("entered", "continued", "no_input", "invalid", "hung_up", "to_agent")
 
 
 def call_facts(
-    call: CallRow, events: Sequence[EventRow], rules: Rules, *, is_repeat: bool
+    call: CallRow,
+    events: Sequence[EventRow],
+    rules: Rules,
+    *,
+    is_repeat: bool,
+    wrap_started_at: datetime | None = None,
 ) -> CallFacts:
+    """``wrap_started_at``: when the agent's ``wrap_up`` state began for this call, if known."""
     ordered = sorted(events, key=lambda e: (e.at, e.id))
     kinds = {e.kind for e in ordered}
     facts = CallFacts(agent_id=call.agent_id)
     outcome = call.outcome or outcome_of(kinds, call.twilio_status)
     _queue_facts(facts, ordered, kinds, rules)
+    if facts.handled:
+        talk, done = _talk(ordered)
+        facts.wrap_s = _wrap_s(call, done, wrap_started_at)
+        facts.handle_s = talk + facts.wrap_s
     facts.abandoned_ivr = int(outcome == "abandoned_ivr")
     facts.contained = int(outcome == "self_service" and bool(kinds & SELF_SERVICE_KINDS))
     facts.known_callers = int(call.from_number is not None)
@@ -117,7 +129,6 @@ def _queue_facts(
         facts.max_wait_s = wait
         facts.answered_in_sl = int(wait <= rules.service_level_s)
         facts.handled = 1
-        facts.handle_s = _handle_s(events, connect)
         return
     abandon = _first(events, "abandon")
     if abandon is None:  # a queue error: the caller was offered a way out, not abandoned
@@ -141,17 +152,34 @@ def _wait_s(event: EventRow, enqueued: EventRow | None) -> int:
     return max(int((event.at - enqueued.at).total_seconds()), 0)
 
 
-def _handle_s(events: Sequence[EventRow], connect: EventRow) -> int:
-    """Talk time (connect → the agent leg's end) plus wrap-up, when the log records one."""
+def _talk(events: Sequence[EventRow]) -> tuple[int, EventRow | None]:
+    """Talk time (``connect`` → the agent leg's ``complete``, or its ``talk_s``), and that end."""
+    connect = _first(events, "connect")
+    if connect is None:
+        return 0, None
     done = next((e for e in events if e.kind == "complete" and e.at >= connect.at), None)
     if done is None:
-        return 0
-    data = done.data or {}
-    talk = data.get("talk_s")
+        return 0, None
+    talk = (done.data or {}).get("talk_s")
     if not isinstance(talk, int):
         talk = int((done.at - connect.at).total_seconds())
-    wrap = data.get("wrap_s")
-    return max(talk, 0) + (wrap if isinstance(wrap, int) and wrap > 0 else 0)
+    return max(talk, 0), done
+
+
+def _wrap_s(call: CallRow, done: EventRow | None, wrap_started_at: datetime | None) -> int:
+    """After-call work: ``wrap_s`` when the log carries it, else the desk's wrap-up.
+
+    At the desk, wrap-up runs from the agent's ``wrap_up`` state (the agent's leg ended) to the
+    wrap-up form (``calls.wrapped_up_at``); without that state event, from the talk's end. A
+    call still being wrapped up counts no wrap-up yet.
+    """
+    logged = (done.data or {}).get("wrap_s") if done is not None else None
+    if isinstance(logged, int):
+        return max(logged, 0)
+    began = wrap_started_at or (done.at if done is not None else None)
+    if call.wrapped_up_at is None or began is None:
+        return 0
+    return max(int((call.wrapped_up_at - began).total_seconds()), 0)
 
 
 def _survey_facts(facts: CallFacts, events: Sequence[EventRow], rules: Rules) -> None:

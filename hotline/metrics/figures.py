@@ -47,10 +47,31 @@ class CallFigures:
     max_wait_s: int
     service_level: float | None
     aht_s: float | None
+    wrap_s: float | None  # the after-call work part of AHT
+    occupancy: float | None
     containment: float | None
     repeat_rate: float | None
     csat: float | None
     survey_response_rate: float | None
+
+
+def occupancy(on_call_s: int, wrap_up_s: int, available_s: int) -> float | None:
+    """(talk + wrap-up) / signed-in time, where signed in = available + on a call + wrap-up.
+
+    Away time (breaks, meetings, signed out) is not in the denominator: the standard contact
+    centre definition (time on contacts over logged-in ready time), not utilisation.
+    """
+    busy = on_call_s + wrap_up_s
+    return ratio(busy, busy + available_s)
+
+
+def signed_in_s(counts: Mapping[str, int]) -> int:
+    """Agent-seconds signed in (not away), all agents together."""
+    return (
+        counts.get("agent_available_s", 0)
+        + counts.get("agent_on_call_s", 0)
+        + counts.get("agent_wrap_up_s", 0)
+    )
 
 
 def call_figures(counts: Mapping[str, int], abandons_rule: str) -> CallFigures:
@@ -67,6 +88,8 @@ def call_figures(counts: Mapping[str, int], abandons_rule: str) -> CallFigures:
         max_wait_s=c["max_wait_s"],
         service_level=service_level(c, abandons_rule),
         aht_s=ratio(c["handle_s"], c["handled"]),
+        wrap_s=ratio(c["wrap_s"], c["handled"]),
+        occupancy=occupancy(c["agent_on_call_s"], c["agent_wrap_up_s"], c["agent_available_s"]),
         containment=ratio(c["contained"], c["calls"]),
         repeat_rate=ratio(c["repeat_calls"], c["known_callers"]),
         csat=ratio(c["survey_satisfied"], c["survey_responses"]),
@@ -105,6 +128,28 @@ def funnel(sums: Sums) -> list[tuple[str, dict[str, int]]]:
     return sorted(rows, key=lambda row: (-row[1]["entered"], row[0]))
 
 
-def agents(sums: Sums) -> dict[int, tuple[int, float | None]]:
-    """agent id → (calls handled, AHT in seconds); id 0 gathers calls without an agent."""
-    return {a: (c["handled"], ratio(c["handle_s"], c["handled"])) for a, c in sums.agents.items()}
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    handled: int
+    aht_s: float | None
+    wrap_s: float | None
+    occupancy: float | None
+    signed_in_s: int
+
+
+def agents(sums: Sums) -> dict[int, AgentFigures]:
+    """agent id → calls handled, AHT and its wrap-up part, occupancy and signed-in time.
+
+    Id 0 gathers answered calls with no agent recorded.
+    """
+    found = {}
+    for agent, c in sums.agents.items():
+        busy = c["on_call_s"] + c["wrap_up_s"]
+        found[agent] = AgentFigures(
+            handled=c["handled"],
+            aht_s=ratio(c["handle_s"], c["handled"]),
+            wrap_s=ratio(c["wrap_s"], c["handled"]),
+            occupancy=occupancy(c["on_call_s"], c["wrap_up_s"], c["available_s"]),
+            signed_in_s=busy + c["available_s"],
+        )
+    return found

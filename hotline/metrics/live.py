@@ -19,12 +19,14 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from hotline.agent_models import AgentState, AgentStatus
 from hotline.auth import roles_required
 from hotline.calllog import Call, CallEvent
 from hotline.metrics import erlang, figures
 from hotline.metrics.service import MetricsInputError, Period, call_sums, parse_date, today
 from hotline.metrics.views import SUPERVISORS, bp
 from hotline.runtime import Runtime, runtime
+from ticketing.models import User
 
 STREAM_SECONDS = 30
 POLL_SECONDS = 0.5
@@ -44,6 +46,23 @@ class Live:
     answered_today: int
     service_level: float | None
     abandon_rate: float | None
+    agents_available: int
+    agents_on_call: int
+    agents_wrap_up: int
+    agents_away: int
+
+
+def agent_counts(session: Session) -> dict[str, int]:
+    """Active agents per current state (``agent_states``: everyone who has used the desk)."""
+    rows = session.execute(
+        select(AgentStatus.state, func.count())
+        .join(User, User.id == AgentStatus.user_id)
+        .where(User.is_active.is_(True))
+        .group_by(AgentStatus.state)
+    )
+    counts = dict.fromkeys((s.value for s in AgentState), 0)
+    counts.update({state: int(count) for state, count in rows})
+    return counts
 
 
 def live_queue(session: Session, now: datetime, since: datetime) -> tuple[int, int, int]:
@@ -83,8 +102,11 @@ def live_figures(rt: Runtime, today_figures: figures.CallFigures) -> Live:
     now = rt.clock()
     with rt.uow() as uow:
         waiting, longest, on_call = live_queue(uow.session, now, now - timedelta(hours=12))
-    return Live(waiting, longest, on_call, today_figures.answered,
-                today_figures.service_level, today_figures.abandon_rate)  # fmt: skip
+        agents = agent_counts(uow.session)
+    return Live(waiting, longest, on_call, today_figures.answered, today_figures.service_level,
+                today_figures.abandon_rate, agents[AgentState.AVAILABLE],
+                agents[AgentState.ON_CALL], agents[AgentState.WRAP_UP],
+                agents[AgentState.AWAY])  # fmt: skip
 
 
 @bp.get("/wallboard")
@@ -132,6 +154,7 @@ class StaffingRow:
     calls: int
     aht_s: float
     plan: erlang.Staffing
+    signed_in: float | None  # agents signed in (not away), on average over the half-hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,21 +198,32 @@ def _staffing_inputs(rt: Runtime) -> StaffingInputs:
 
 
 def staffing_rows(rt: Runtime, inputs: StaffingInputs) -> list[StaffingRow]:
-    """Erlang C per half-hour of the chosen day, from the calls offered and their handle time."""
+    """Erlang C per half-hour of the chosen day, from the calls offered and their handle time,
+    beside the agents who were signed in; half-hours with neither are left out.
+    """
     sums = call_sums(rt, Period.of(inputs.day, inputs.day, rt.settings.tz))
     totals = sums.totals()
     day_aht = figures.ratio(totals["handle_s"], totals["handled"]) or 180.0
-    rows = []
+    now, rows = rt.clock(), []
     for start, counts in sorted(sums.buckets.items()):
-        if not counts["offered"]:
+        signed_in_s = figures.signed_in_s(counts)
+        if not (counts["offered"] or signed_in_s):
             continue
         aht = figures.ratio(counts["handle_s"], counts["handled"]) or day_aht
         plan = erlang.staffing(
             counts["offered"], HALF_HOUR_S, aht, target_sl=inputs.target_sl,
             threshold_s=inputs.threshold_s, shrinkage=inputs.shrinkage,
         )  # fmt: skip
-        rows.append(StaffingRow(start.astimezone(rt.settings.tz), counts["offered"], aht, plan))
+        elapsed = min(max((now - start).total_seconds(), 0), HALF_HOUR_S)  # the current one: so far
+        signed_in = figures.ratio(signed_in_s, elapsed)
+        rows.append(StaffingRow(start.astimezone(rt.settings.tz), counts["offered"], aht, plan,
+                                signed_in))  # fmt: skip
     return rows
+
+
+def signed_in_now(rt: Runtime) -> dict[str, int]:
+    with rt.uow() as uow:
+        return agent_counts(uow.session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,4 +258,5 @@ def staffing_page() -> ResponseReturnValue:
         rows = staffing_rows(rt, inputs)
     except (MetricsInputError, ValueError) as exc:
         return render_template("metrics/error.html", message=str(exc)), 400
-    return render_template("metrics/staffing.html", inputs=inputs, rows=rows, check=check)
+    return render_template("metrics/staffing.html", inputs=inputs, rows=rows, check=check,
+                           now=signed_in_now(rt))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Rollup tables: call figures per half-hour, the IVR funnel and agents per local day.
+"""Rollup tables: call figures and agent time per half-hour, the IVR funnel and agents per day.
 
 Every row is a pure function of the call log for its period, so a rollup is rebuilt by deleting
 the period's rows and writing them again (see :mod:`hotline.metrics.rollup`).
@@ -41,6 +41,11 @@ class CallRollup(Base):
     surveys_offered: Mapped[int] = mapped_column(Integer, default=0)
     survey_responses: Mapped[int] = mapped_column(Integer, default=0)
     survey_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    wrap_s: Mapped[int] = mapped_column(Integer, default=0)
+    # Agents' time in the half-hour (all agents together), from agent_state_events.
+    agent_available_s: Mapped[int] = mapped_column(Integer, default=0)
+    agent_on_call_s: Mapped[int] = mapped_column(Integer, default=0)
+    agent_wrap_up_s: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FunnelRollup(Base):
@@ -59,7 +64,10 @@ class FunnelRollup(Base):
 
 
 class AgentRollup(Base):
-    """Calls an agent took on one local day (agent 0: answered calls with no agent recorded)."""
+    """One agent's local day: calls taken and time in each signed-in state.
+
+    Agent 0 gathers answered calls with no agent recorded (and has no time).
+    """
 
     __tablename__ = "metric_agent_rollups"
 
@@ -67,6 +75,10 @@ class AgentRollup(Base):
     agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handled: Mapped[int] = mapped_column(Integer, default=0)
     handle_s: Mapped[int] = mapped_column(Integer, default=0)
+    wrap_s: Mapped[int] = mapped_column(Integer, default=0)
+    available_s: Mapped[int] = mapped_column(Integer, default=0)
+    on_call_s: Mapped[int] = mapped_column(Integer, default=0)
+    wrap_up_s: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RollupState(Base):

@@ -20,6 +20,14 @@ from sqlalchemy.orm import Session
 
 from hotline.calllog import Call
 from hotline.metrics.accumulate import Sums, day_of, raw_sums, week_hour
+from hotline.metrics.agent_time import (
+    AGENT_TIME_FIELDS,
+    PER_AGENT_TIME_FIELDS,
+    add_agent_time,
+    first_state_change,
+    time_may_have_accrued,
+    whole_second,
+)
 from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, MAX_FIELDS, Rules
 from hotline.metrics.models import AgentRollup, CallRollup, FunnelRollup, RollupState
 from ticketing.db import Database, UnitOfWork
@@ -27,6 +35,8 @@ from ticketing.db import Database, UnitOfWork
 log = logging.getLogger(__name__)
 SETTLE = timedelta(seconds=60)  # late status callbacks and buffered events land within this
 STATE_ID = 1
+BUCKET_FIELDS = (*COUNT_FIELDS, *AGENT_TIME_FIELDS)
+AGENT_FIELDS = ("handled", "handle_s", "wrap_s", *PER_AGENT_TIME_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +65,7 @@ def refresh(
         since = covered_until(uow.session)
         if since is not None and until <= since:
             return RefreshReport(0, since)
-        query = select(Call.started_at).where(Call.ended_at < until)
-        if since is not None:
-            query = query.where(Call.ended_at >= since)
-        days = sorted({day_of(started, tz) for started in uow.session.scalars(query)})
+        days = sorted(_days_to_rebuild(uow.session, since, until, tz))
     for done, day in enumerate(days, start=1):
         with UnitOfWork(database) as uow:
             rebuild_day(uow.session, day, until, rules, tz)
@@ -77,12 +84,35 @@ def refresh(
     return RefreshReport(len(days), until)
 
 
+def _days_to_rebuild(
+    session: Session, since: datetime | None, until: datetime, tz: ZoneInfo
+) -> set[datetime]:
+    """Days holding calls that ended or were wrapped up since ``since``, and the days agents'
+    signed-in time may have grown in (time accrues with no event while an agent is signed in).
+    """
+    ended = select(Call.started_at).where(Call.ended_at < until)
+    wrapped = select(Call.started_at).where(Call.wrapped_up_at < until)
+    if since is not None:
+        ended = ended.where(Call.ended_at >= since)
+        wrapped = wrapped.where(Call.wrapped_up_at >= since)
+    days = {day_of(started, tz) for started in session.scalars(ended)}
+    days |= {day_of(started, tz) for started in session.scalars(wrapped)}
+    first = first_state_change(session) if since is None else since
+    if first is not None and (since is None or time_may_have_accrued(session, since)):
+        day = day_of(first, tz)
+        while day < until:
+            days.add(day)
+            day = next_day(day, tz)
+    return days
+
+
 def rebuild_day(
     session: Session, day: datetime, until: datetime, rules: Rules, tz: ZoneInfo
 ) -> None:
     end = next_day(day, tz)
     where = (Call.started_at >= day) & (Call.started_at < end) & (Call.ended_at < until)
     sums = raw_sums(session, where, rules, tz)
+    add_agent_time(sums, session, day, min(end, until))
     session.execute(
         delete(CallRollup).where(CallRollup.bucket_start >= day, CallRollup.bucket_start < end)
     )
@@ -90,7 +120,7 @@ def rebuild_day(
     session.execute(delete(AgentRollup).where(AgentRollup.day_start == day))
     session.add_all(
         CallRollup(bucket_start=bucket, local_day=day, week_hour=week_hour(bucket, tz),
-                   **{f: counts[f] for f in COUNT_FIELDS})
+                   **{f: counts[f] for f in BUCKET_FIELDS})
         for bucket, counts in sums.buckets.items()
     )  # fmt: skip
     session.add_all(
@@ -98,8 +128,8 @@ def rebuild_day(
         for node, counts in sums.funnel.items()
     )
     session.add_all(
-        AgentRollup(day_start=day, agent_id=agent, handled=c["handled"], handle_s=c["handle_s"])
-        for agent, c in sums.agents.items()
+        AgentRollup(day_start=day, agent_id=agent, **{f: counts[f] for f in AGENT_FIELDS})
+        for agent, counts in sums.agents.items()
     )
     session.flush()
 
@@ -124,9 +154,11 @@ def read_sums(
     rules: Rules,
     tz: ZoneInfo,
     *,
+    now: datetime,
     by_day: bool = False,
 ) -> Sums:
-    """Figures for calls started in [start, end): rollups, plus the raw tail after them.
+    """Figures for calls started in [start, end) and agents' time in it up to ``now``: rollups,
+    plus the raw tail after them.
 
     ``start`` and ``end`` are local midnights, so whole half-hours and whole days. ``by_day``
     returns one bucket per local day instead of per half-hour: what long ranges need, summed by
@@ -141,6 +173,9 @@ def read_sums(
     if since is not None:
         tail &= Call.ended_at >= since
     sums.merge(raw_sums(session, tail, rules, tz))
+    # Rolled-up agent time stops at covered_until (floored to the second, as it was written).
+    time_from = max(start, whole_second(since)) if since is not None else start
+    add_agent_time(sums, session, time_from, min(end, now))
     return sums
 
 
@@ -150,10 +185,12 @@ def _read_rollups(
     in_range = (CallRollup.bucket_start >= start) & (CallRollup.bucket_start < end)
     key = CallRollup.local_day if by_day else CallRollup.bucket_start
     totals = [
-        (func.max if f in MAX_FIELDS else func.sum)(getattr(CallRollup, f)) for f in COUNT_FIELDS
+        (func.max if f in MAX_FIELDS else func.sum)(getattr(CallRollup, f)) for f in BUCKET_FIELDS
     ]
     for bucket, *values in session.execute(select(key, *totals).where(in_range).group_by(key)):
-        sums.add_bucket(bucket, dict(zip(COUNT_FIELDS, (int(v or 0) for v in values), strict=True)))
+        sums.add_bucket(
+            bucket, dict(zip(BUCKET_FIELDS, (int(v or 0) for v in values), strict=True))
+        )
     hours = select(CallRollup.week_hour, func.sum(CallRollup.calls)).where(in_range)
     for cell, calls in session.execute(hours.group_by(CallRollup.week_hour)):
         sums.week_hours[cell] += int(calls or 0)
@@ -166,7 +203,9 @@ def _read_rollups(
             dict(zip(FUNNEL_FIELDS, (int(v or 0) for v in values), strict=True))
         )
     agent_days = (AgentRollup.day_start >= start) & (AgentRollup.day_start < end)
-    agents = select(AgentRollup.agent_id, func.sum(AgentRollup.handled),
-                    func.sum(AgentRollup.handle_s)).where(agent_days)  # fmt: skip
-    for agent, handled, handle_s in session.execute(agents.group_by(AgentRollup.agent_id)):
-        sums.agents[agent].update({"handled": int(handled or 0), "handle_s": int(handle_s or 0)})
+    per_agent = [func.sum(getattr(AgentRollup, f)) for f in AGENT_FIELDS]
+    agents = select(AgentRollup.agent_id, *per_agent).where(agent_days)
+    for agent, *values in session.execute(agents.group_by(AgentRollup.agent_id)):
+        sums.agents[agent].update(
+            dict(zip(AGENT_FIELDS, (int(v or 0) for v in values), strict=True))
+        )

@@ -81,6 +81,7 @@ def call_sums(rt: Runtime, period: Period, *, by_day: bool = False) -> Sums:
             period.end,
             rules_for(rt.settings),
             rt.settings.tz,
+            now=rt.clock(),
             by_day=by_day,
         )
 

@@ -230,14 +230,21 @@ def _funnel_table(funnel: list[tuple[str, dict[str, int]]]) -> Table:
     return Table("funnel", _("เส้นทางในระบบตอบรับอัตโนมัติ"), headers, rows)
 
 
-def _agents_table(rt: Runtime, agents: dict[int, tuple[int, float | None]]) -> Table:
+def _agents_table(rt: Runtime, agents: dict[int, figures.AgentFigures]) -> Table:
     names = _user_names(rt, [a for a in agents if a])
-    headers = [_("เจ้าหน้าที่"), _("สายที่รับ"), _("เวลาจัดการเฉลี่ย (วินาที)"), _("อัตราการใช้งาน")]
+    headers = [_("เจ้าหน้าที่"), _("สายที่รับ"), _("เวลาจัดการเฉลี่ย (วินาที)"),
+               _("เวลาสรุปงานเฉลี่ย (วินาที)"), _("เวลาเข้าระบบ (ชั่วโมง)"),
+               _("อัตราการใช้งาน (%)")]  # fmt: skip
     rows: list[list[Cell]] = []
-    for agent, (handled, aht) in sorted(agents.items(), key=lambda item: -item[1][0]):
+    for agent, row in sorted(agents.items(), key=lambda item: (-item[1].handled, item[0])):
         name = names.get(agent, str(agent)) if agent else _("ไม่ระบุเจ้าหน้าที่")
-        rows.append([name, handled, round(aht) if aht is not None else None, None])
+        rows.append([name, row.handled, _rounded(row.aht_s), _rounded(row.wrap_s),
+                     round(row.signed_in_s / 3600, 1), _percent(row.occupancy)])  # fmt: skip
     return Table("agents", _("เจ้าหน้าที่"), headers, rows)
+
+
+def _rounded(value: float | None) -> int | None:
+    return round(value) if value is not None else None
 
 
 def _named_table(key: str, title: str, label: str, counts: list[tuple[Any, int]],

@@ -8,6 +8,9 @@ D  same number as A, answered after 30 s, talk 100 s + wrap-up 20 s, survey 3
 E  no input, wrong key, hung up in the main menu
 F  heard a ticket status (self-service, contained), no caller ID
 plus a training call and a call still in progress, which count nowhere.
+
+``load_agents`` adds, the same afternoon, two agents' state logs and two calls taken at the desk
+(its docstring has the hand computation).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hotline.agent_models import AgentStateEvent, AgentStatus
 from hotline.calllog import Call, CallEvent
 from ticketing.db import Database, UnitOfWork
 
@@ -34,6 +38,7 @@ def add_call(
     number: str | None = "+66811111111",
     agent_id: int | None = None,
     training: bool = False,
+    wrapped_up_at: datetime | None = None,
 ) -> int:
     with UnitOfWork(db) as uow:
         call = Call(
@@ -44,6 +49,7 @@ def add_call(
             twilio_status="completed" if end_after is not None else "in-progress",
             agent_id=agent_id,
             is_training=training,
+            wrapped_up_at=wrapped_up_at,
         )
         uow.session.add(call)
         uow.session.flush()
@@ -99,6 +105,7 @@ EXPECTED_TOTALS = {
     "max_wait_s": 40, "abandoned_queue": 1, "abandoned_in_sl": 0, "short_abandons": 1,
     "abandoned_ivr": 1, "contained": 1, "handled": 2, "handle_s": 320, "known_callers": 5,
     "repeat_calls": 1, "surveys_offered": 2, "survey_responses": 2, "survey_satisfied": 1,
+    "wrap_s": 20,
 }  # fmt: skip
 
 EXPECTED_FUNNEL = {
@@ -111,3 +118,76 @@ EXPECTED_FUNNEL = {
     "status_number": {"entered": 1, "continued": 1, "no_input": 0, "invalid": 0, "hung_up": 0,
                       "to_agent": 0},
 }  # fmt: skip
+
+
+def local(hour: int, minute: int, second: int = 0) -> datetime:
+    """A time on Monday 2 Nov 2026 in Bangkok (UTC+7), as UTC."""
+    return datetime(2026, 11, 2, hour - 7, minute, second, tzinfo=UTC)
+
+
+AGENTS_NOW = local(16, 0)  # when the agent figures are read: Q is still signed in
+
+# (state, local hour, minute, second, call) per agent; each agent starts away.
+AGENT_P_LOG = [
+    ("available", 13, 50, 0, None),
+    ("on_call", 14, 5, 0, "CA-g"), ("wrap_up", 14, 8, 0, "CA-g"), ("available", 14, 9, 0, None),
+    ("away", 14, 20, 0, None), ("available", 14, 40, 0, None),
+    ("on_call", 14, 50, 0, "CA-h"), ("wrap_up", 14, 54, 0, "CA-h"), ("available", 14, 56, 0, None),
+    ("away", 15, 10, 0, None),
+]  # fmt: skip
+AGENT_Q_LOG = [("available", 14, 0, 0, None), ("away", 14, 30, 0, None),
+               ("available", 14, 45, 0, None)]  # fmt: skip
+
+
+def add_state_log(
+    db: Database, user_id: int, log: list[tuple[str, int, int, int, str | None]]
+) -> None:
+    """An agent's state events, and their current state, as the desk writes them."""
+    with UnitOfWork(db) as uow:
+        previous = "away"
+        for state, hour, minute, second, call_sid in log:
+            uow.session.add(AgentStateEvent(user_id=user_id, state=state, previous=previous,
+                                            at=local(hour, minute, second), reason="test",
+                                            call_sid=call_sid))  # fmt: skip
+            previous = state
+        last = log[-1]
+        uow.session.add(AgentStatus(user_id=user_id, state=last[0], since=local(*last[1:4]),
+                                    call_sid=last[4]))  # fmt: skip
+        uow.commit()
+
+
+def load_agents(db: Database, p: int, q: int) -> None:
+    """Agents P and Q on Monday 2 Nov 2026 (Bangkok times), read at 16:00.
+
+    P: available 13:50; takes call G 14:05 (talk to 14:08, wrap-up to 14:09); away 14:20–14:40;
+       takes call H 14:50 (the agent's leg ends 14:54, wrap-up to 14:56; the caller's side of
+       the call log ends 14:54:05); away from 15:10.
+       available 15+11+10+4+10 min = 3000 s, on a call 3+4 min = 420 s, wrap-up 1+2 min = 180 s:
+       signed in 3600 s, occupancy 600/3600 = 1/6.
+       G: talk 180 s (call log) + wrap-up 60 s = 240 s. H: talk 245 s (call log: 14:50:00 →
+       14:54:05) + wrap-up 120 s (from the wrap_up state event, 14:54:00, to the form) = 365 s.
+       Calls handled 2, handle time 605 s (AHT 302.5 s, of which wrap-up 90 s).
+    Q: available 14:00–14:30 and from 14:45 until read at 16:00: 1800 + 4500 = 6300 s, no calls.
+    All agents: available 9300 s, on a call 420 s, wrap-up 180 s: occupancy 600/9900.
+    Per half-hour (available / on a call / wrap-up): 13:30 600/0/0, 14:00 2760/180/60,
+    14:30 1740/240/120, 15:00 2400/0/0, 15:30 1800/0/0.
+    """
+    add_state_log(db, p, AGENT_P_LOG)
+    add_state_log(db, q, AGENT_Q_LOG)
+    g = [(0, "ivr_enter", "main_menu", None, None), (30, "ivr_input", "main_menu", "0", None),
+         *queue(20, "connect", at=40),
+         (240, "complete", "to_agent", "agent", {"wait_s": 20})]  # fmt: skip
+    add_call(db, "CA-g", local(14, 4), g, end_after=250, number="+66866666666", agent_id=p,
+             wrapped_up_at=local(14, 9))  # fmt: skip
+    h = [*queue(10, "connect", at=20), (275, "complete", "to_agent", "agent", {"wait_s": 10})]
+    add_call(db, "CA-h", local(14, 49, 30), h, end_after=280, number="+66877777777", agent_id=p,
+             wrapped_up_at=local(14, 56))  # fmt: skip
+
+
+AGENT_BUCKETS = {
+    local(13, 30): (600, 0, 0),
+    local(14, 0): (2760, 180, 60),
+    local(14, 30): (1740, 240, 120),
+    local(15, 0): (2400, 0, 0),
+    local(15, 30): (1800, 0, 0),
+}

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from hotline.agent_models import AgentStateEvent, AgentStatus
 from hotline.calllog import Call, CallEvent
 from hotline.cli import main
 from ticketing.db import Database, UnitOfWork
@@ -101,8 +103,41 @@ def test_demo_data_fills_every_screen_and_is_loaded_once(cli: CliRunner, tmp_pat
         assert {"received", "closed"} <= statuses
         provinces = set(session.scalars(select(Ticket.province_code)))
         assert len(provinces) > 5
+        assert_agents_worked_like_the_desk(session)
 
     again = cli.invoke(main, ["demo-data", "--if-empty"])
     assert again.exit_code == 0 and "nothing added" in again.output
     with UnitOfWork(db) as uow:
         assert uow.session.scalar(select(func.count()).select_from(Ticket)) == 60
+
+
+# The desk's state machine: which state may follow which.
+DESK_MOVES = {("away", "available"), ("available", "away"), ("available", "on_call"),
+              ("on_call", "wrap_up"), ("wrap_up", "available")}  # fmt: skip
+
+
+def assert_agents_worked_like_the_desk(session: Session) -> None:
+    """Demo agents' state logs follow the desk's rules, one caller at a time, and match calls."""
+    events = session.scalars(
+        select(AgentStateEvent).order_by(AgentStateEvent.user_id, AgentStateEvent.at)
+    ).all()
+    assert events
+    last: dict[int, AgentStateEvent] = {}
+    for event in events:
+        before = last.get(event.user_id)
+        assert (event.previous, event.state) in DESK_MOVES
+        if before is not None:
+            assert before.state == event.previous and before.at < event.at
+        last[event.user_id] = event
+    taken = session.execute(
+        select(Call.call_sid, Call.agent_id, Call.answered_at, Call.wrapped_up_at).where(
+            Call.agent_id.is_not(None)
+        )
+    ).all()
+    on_call = {e.call_sid: (e.user_id, e.at) for e in events if e.state == "on_call"}
+    assert taken and all(on_call[sid] == (agent, answered) for sid, agent, answered, _ in taken)
+    assert all(wrapped is not None for *_, wrapped in taken)
+    states = dict(session.execute(select(AgentStatus.user_id, AgentStatus.state)).all())
+    assert states == {user: event.state for user, event in last.items()}
+    assert list(states.values()).count("available") == 2  # on shift now; the rest away
+    assert set(states.values()) <= {"available", "away"}

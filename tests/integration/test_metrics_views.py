@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -14,9 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from hotline.agent_desk import set_state_by_hand
 from hotline.runtime import runtime
 from tests.factories import SYSTEM, make_agency, make_ticket, make_user
-from tests.integration.metrics_fixture import T0, add_call, load
+from tests.integration.metrics_fixture import AGENTS_NOW, T0, add_call, load, load_agents
 from tests.integration.test_console_auth import sign_in, username_of
 from ticketing.db import Database, UnitOfWork
 from ticketing.services import change_status, refer
@@ -181,3 +183,71 @@ def test_the_wallboard_shows_a_new_call_event_within_two_seconds(
     figures = next(stream)
     assert time.monotonic() - queued_at < 2.0
     assert figures["waiting"] == 1 and figures["longest_wait_s"] == 30
+
+
+def test_the_wallboard_shows_an_agent_state_change_within_two_seconds(
+    app: Flask, database: Database
+) -> None:
+    now = T0 + timedelta(hours=5)
+    runtime(app).clock = lambda: now
+    first, second = make_user(database, "agent"), make_user(database, "agent")
+    assert first.user_id is not None and second.user_id is not None
+    set_state_by_hand(database, first.user_id, "available", now)
+    set_state_by_hand(database, second.user_id, "away", now)
+    client = client_for(app, database, "supervisor")
+    html = client.get("/console/wallboard").get_data(as_text=True)
+    assert 'data-live="agents_available">1<' in html and 'data-live="agents_away">1<' in html
+    stream = live_events(client)
+    shown = next(stream)
+    assert (shown["agents_available"], shown["agents_on_call"], shown["agents_wrap_up"],
+            shown["agents_away"]) == (1, 0, 0, 1)  # fmt: skip
+    changed_at = time.monotonic()
+    set_state_by_hand(database, second.user_id, "available", now)
+    shown = next(stream)
+    assert time.monotonic() - changed_at < 2.0
+    assert (shown["agents_available"], shown["agents_away"]) == (2, 0)
+
+
+def test_the_dashboard_shows_occupancy_and_agents_from_the_desk(
+    app: Flask, database: Database
+) -> None:
+    runtime(app).clock = lambda: AGENTS_NOW
+    p = make_user(database, "agent", display_name="พีระ ทดสอบ")
+    q = make_user(database, "agent", display_name="ควรคิด ทดสอบ")
+    assert p.user_id is not None and q.user_id is not None
+    load_agents(database, p.user_id, q.user_id)
+    client = client_for(app, database, "supervisor")
+    html = client.get("/console/metrics", query_string=FIXTURE_DAY).get_data(as_text=True)
+    assert 'data-figure="occupancy">6.1%<' in html  # 600 / 9900
+    csv = client.get(
+        "/console/metrics/export/agents", query_string={**FIXTURE_DAY, "format": "csv"}
+    )
+    lines = csv.get_data().decode("utf-8-sig").splitlines()
+    # name, calls handled, AHT, wrap-up, signed-in hours, occupancy %
+    assert lines[1:] == ["พีระ ทดสอบ,2,302,90,1.0,16.7", "ควรคิด ทดสอบ,0,,,1.8,0.0"]
+
+
+def test_staffing_shows_the_agents_signed_in_beside_the_plan(
+    app: Flask, database: Database
+) -> None:
+    runtime(app).clock = lambda: AGENTS_NOW
+    p, q = make_user(database, "agent"), make_user(database, "agent")
+    assert p.user_id is not None and q.user_id is not None
+    load_agents(database, p.user_id, q.user_id)
+    client = client_for(app, database, "supervisor")
+    html = client.get("/console/staffing", query_string={"day": "2026-11-02"}).get_data(
+        as_text=True
+    )
+    signed_in = re.findall(
+        r'<td class="mono">(\d\d:\d\d)</td>.*?data-signed-in>([^<]+)<', html, re.S
+    )
+    # agent-seconds signed in / 1800 per half-hour (14:00 also has call G offered)
+    assert signed_in == [("13:30", "0.3"), ("14:00", "1.7"), ("14:30", "1.2"), ("15:00", "1.3"),
+                         ("15:30", "1.0")]  # fmt: skip
+    now_line = re.search(r"data-signed-in-now>([^<]+)<", html)
+    assert now_line is not None
+    assert "ขณะนี้ 1 คน" in now_line.group(1) and "ไม่อยู่ 1 คน" in now_line.group(1)
+    quiet = re.search(
+        r'<td class="mono">15:30</td><td class="mono">0</td><td class="mono">([^<]+)<', html
+    )
+    assert quiet is not None and quiet.group(1) == "—"  # no calls: no AHT to show
