@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hotline.calllog import Call, call_tickets
 from tests.browser.conftest import LiveServer, sign_in
-from tests.factories import VALID_CITIZEN_ID
+from tests.factories import VALID_CITIZEN_ID, make_agency
 from ticketing.db import UnitOfWork
 
 
@@ -28,6 +28,7 @@ def test_an_agent_takes_a_queued_call_files_the_complaint_and_wraps_up(
     staffed_server: LiveServer, page: Page
 ) -> None:
     live_server = staffed_server  # pressing 0 reaches the queue at any hour
+    agency = make_agency(live_server.db)  # Chiang Mai's land office: the complaint goes there
     sign_in(page, live_server, live_server.user("agent", display_name="สมศรี รับสาย"))
     page.goto(f"{live_server.url}/console/desk")
     page.get_by_role("button", name="พร้อมรับสาย").click()
@@ -66,6 +67,13 @@ def test_an_agent_takes_a_queued_call_files_the_complaint_and_wraps_up(
     page.fill("textarea[name=body]", "ผู้ร้องขอให้ติดต่อกลับช่วงเย็น")
     page.get_by_role("button", name="บันทึก", exact=True).click()
     expect(page.locator(".timeline")).to_contain_text("ผู้ร้องขอให้ติดต่อกลับช่วงเย็น")
+
+    page.select_option("#status-select", "accepted")  # accepted first, then referred on
+    page.get_by_role("button", name="เปลี่ยนสถานะ").click()
+    page.get_by_label(agency.name_th).check()
+    page.click("form.refer button")
+    expect(page.locator("h1 .status")).to_have_text("ส่งต่อหน่วยงาน")
+    expect(page.locator(".timeline")).to_contain_text(f"ส่งต่อ {agency.name_th}")
     with UnitOfWork(live_server.db) as uow:
         linked = uow.session.scalars(
             select(Call.call_sid).join(call_tickets, call_tickets.c.call_id == Call.id)
