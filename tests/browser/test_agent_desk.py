@@ -1,6 +1,6 @@
 """An agent's call, end to end in Chromium: a simulated caller waits in the queue, the agent
-takes the call, sees the screen pop, files the complaint with the call linked, adds a note and
-wraps up; an agent is refused the supervisors' page."""
+takes the call, sees the screen pop, files the complaint with the call linked, adds a note,
+refers it and wraps up; an agent is refused the supervisors' page."""
 
 from __future__ import annotations
 
