@@ -27,7 +27,8 @@ from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus, Queue
 from hotline.callevents import CallLogWriter, LogEntry
 from hotline.calllog import Call, CallEvent
 from ticketing.db import Database, UnitOfWork, insert_for_dialect, insert_ignoring_conflicts
-from ticketing.models import Category, Role, Ticket, User
+from ticketing.models import Category, Ticket, User
+from ticketing.permissions import STAFF
 from ticketing.phones import mask_phone
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ DISPOSITIONS: dict[str, tuple[str, str]] = {
     "dropped": ("สายหลุดหรือไม่มีเสียง", "Dropped or silent call"),
     "nuisance": ("สายก่อกวน", "Nuisance call"),
 }
-DESK_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+DESK_ROLES = STAFF
 
 
 class DeskError(Exception):

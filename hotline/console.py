@@ -35,12 +35,12 @@ from ticketing.errors import TicketingError
 from ticketing.locations import validate_location
 from ticketing.models import Alert, Note, Referral, Role, StatusChange, Ticket
 from ticketing.numbers import parse_ticket_number
+from ticketing.permissions import STAFF
 from ticketing.phones import mask_phone
 from ticketing.services import add_note, change_status
 from ticketing.statuses import STATUS_TEXT, TicketStatus, allowed_targets
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 CALL_OUTCOMES = {
     "self_service": _l("ทำรายการเองครบ"), "answered": _l("เจ้าหน้าที่รับสาย"),
     "abandoned_queue": _l("วางสายระหว่างรอ"), "abandoned_ivr": _l("วางสายในเมนู"),

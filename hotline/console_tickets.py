@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from hotline.auth import current_actor, roles_required
-from hotline.console import STAFF, act_on_ticket, render_ticket, ticket_or_404
+from hotline.console import act_on_ticket, render_ticket, ticket_or_404
 from hotline.runtime import runtime
 from ticketing.citizen_id import mask_citizen_id
 from ticketing.errors import TicketingError, ValidationError
@@ -36,6 +36,7 @@ from ticketing.listing import (
 from ticketing.locations import province_choices
 from ticketing.models import Category, Ticket, User
 from ticketing.numbers import parse_ticket_number
+from ticketing.permissions import STAFF
 from ticketing.search import MIN_TERM_LENGTH, search_terms, short_terms
 from ticketing.services import assign, merge_duplicate, refer
 from ticketing.statuses import TicketStatus

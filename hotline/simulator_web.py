@@ -39,10 +39,9 @@ from hotline.auth import roles_required
 from hotline.runtime import runtime
 from hotline.simulator import CallProgress, CallStateError, PhoneSimulator, Step, StepwiseCall
 from hotline.simulator_media import save_media
-from ticketing.models import Role
+from ticketing.permissions import STAFF
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
-STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 SESSION_KEY = "simulator_call"
 CALL_TTL_S = 3600  # an abandoned browser call is forgotten after an hour
 SIMULATED_CALLER = "+66812345678"

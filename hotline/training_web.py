@@ -14,7 +14,8 @@ from hotline.auth import current_actor, roles_required
 from hotline.runtime import runtime
 from ticketing.errors import NotFoundError, TicketingError
 from ticketing.locations import district_choices, province_choices
-from ticketing.models import Category, Role
+from ticketing.models import Category
+from ticketing.permissions import STAFF, SUPERVISORS
 from ticketing.practice import (
     PracticeCall,
     PracticeTicket,
@@ -29,8 +30,7 @@ from ticketing.practice import (
 from ticketing.training import Scenario, load_scenarios
 
 bp = Blueprint("training", __name__, url_prefix="/training")
-STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
-TRAINERS = (Role.SUPERVISOR, Role.ADMIN)
+TRAINERS = SUPERVISORS
 SCENARIOS_KEY = "hotline.training-scenarios"
 
 

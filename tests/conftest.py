@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,14 @@ pytest_plugins = ["tests.voice"]
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 REFERENCE_TABLES = {"categories", "centers", "holidays", "alembic_version"}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def service_missing(what: str, why: object) -> None:

@@ -21,6 +21,7 @@ class Action(StrEnum):
 
 
 STAFF = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
+SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.OPEN: STAFF,
@@ -32,7 +33,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # Agents take the complaint and must confirm the ID; agencies see it masked (need to know).
     Action.VIEW_CITIZEN_ID: STAFF,
     # Whole caller numbers leave the system only for those who review calls (PDPA: need to know).
-    Action.VIEW_CALLER_NUMBER: frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    Action.VIEW_CALLER_NUMBER: SUPERVISORS,
 }
 
 

@@ -24,9 +24,10 @@ from hotline.auth import roles_required
 from hotline.calllog import Call, CallEvent
 from hotline.metrics import erlang, figures
 from hotline.metrics.service import MetricsInputError, Period, call_sums, parse_date, today
-from hotline.metrics.views import SUPERVISORS, bp
+from hotline.metrics.views import bp
 from hotline.runtime import Runtime, runtime
 from ticketing.models import User
+from ticketing.permissions import SUPERVISORS
 
 STREAM_SECONDS = 30
 POLL_SECONDS = 0.5

@@ -34,10 +34,10 @@ from hotline.metrics.service import (
 )
 from hotline.runtime import Runtime, runtime
 from ticketing.models import Agency, Category, Center, CenterKind, Role, User
+from ticketing.permissions import SUPERVISORS
 from ticketing.statuses import STATUS_TEXT
 
 bp = Blueprint("metrics", __name__, url_prefix="/console")
-SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 MAX_HOURLY_DAYS = 31
 WEEKDAYS = (_l("จ."), _l("อ."), _l("พ."), _l("พฤ."), _l("ศ."), _l("ส."), _l("อา."))
 

@@ -9,7 +9,6 @@ in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import delete
 
 from ivr_flows.loader import flow_path
-from tests.conftest import service_missing
+from tests.conftest import free_port, service_missing
 from tests.factories import make_user, unique
 from ticketing.db import Database, UnitOfWork
 from ticketing.models import Holiday
@@ -60,16 +59,9 @@ class LiveServer:
         return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "INSTANCE_DIR": str(tmp_path), "PUBLIC_BASE_URL": url,
            "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}  # fmt: skip

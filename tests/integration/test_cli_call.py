@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,10 @@ from sqlalchemy import select
 
 from hotline.simulator import tone_wav
 from recordings.models import Recording
+from tests.conftest import free_port
 from ticketing.db import Database, UnitOfWork
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +10,10 @@ from pathlib import Path
 import pytest
 
 from recordings.storage import FilesystemStore, RecordingStore, S3Store, StorageError, key_for
+from tests.conftest import free_port
 
 DATA = bytes(range(256)) * 300
 SID = "RE" + "c" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +21,7 @@ def s3_endpoint() -> Iterator[str]:
     """A local S3-compatible server (moto), the way MinIO or Ceph would answer."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
