@@ -273,7 +273,7 @@ def main() -> None:
             cpu_before = workers_cpu_s(bare)
             bare_rps = asyncio.run(bare_closed_loop(f"http://127.0.0.1:{BARE_PORT}", SECONDS))
             bare_cpu_ms = (workers_cpu_s(bare) - cpu_before) * 1000 / (bare_rps * SECONDS)
-        with serve("hotline:create_app()", IVR_PORT) as master:
+        with serve("bench.office_hours_app:create_office_hours_app()", IVR_PORT) as master:
             base = f"http://127.0.0.1:{IVR_PORT}"
             asyncio.run(closed_loop(base, 2, MIX))  # warm up: imports, pools, caches
             measured = {name: measure(master, base, scripts)

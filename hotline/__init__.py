@@ -8,6 +8,7 @@ import random
 from flask import Flask, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
+from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = build_runtime(settings, app)
     _register_request_id(app)
     _register_blueprints(app)
+    # Relationships are resolved now, once per process, not inside some worker's first call.
+    configure_mappers()
     _warn_about_unsafe_settings(settings)
     return app
 

@@ -72,11 +72,10 @@ def note_queued(
         "answered_at": None, "agent_call_sid": None, "bridge_ended_at": None,
         "simulated": simulated,
     }  # fmt: skip
-    with UnitOfWork(database) as uow:
-        # One round trip: a new stay (or the same caller back after leaving) starts afresh; a
-        # replay while the caller still waits changes nothing (the row is not left).
-        uow.session.execute(_queued_upsert(uow.dialect), [row])
-        uow.commit()
+    # One statement, committed alone (this runs on every queued call): a new stay (or the same
+    # caller back after leaving) starts afresh; a replay while the caller still waits changes
+    # nothing (the row is not left).
+    database.execute_alone(_queued_upsert(database.dialect), [row])
 
 
 @cache

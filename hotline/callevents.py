@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call, CallEvent, CallEventKind
-from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts, upsert_statement
+from ticketing.db import Database, UnitOfWork, insert_rows_ignoring_conflicts, upsert_statement
 
 log = logging.getLogger(__name__)
 
@@ -174,18 +174,20 @@ def apply_entries(session: Session, entries: Sequence[LogEntry]) -> None:
 
 
 def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Call]:
-    sids = list(dict.fromkeys(e.call_sid for e in entries))
-    started = {e.call_sid: e for e in entries if e.kind == CALL_STARTED}
-    rows = [_new_call_row(sid, started.get(sid), entries) for sid in sids]
-    session.execute(insert_ignoring_conflicts(session, Call.__table__), rows)
-    found = session.scalars(select(Call).where(Call.call_sid.in_(sids)))
+    first_at: dict[str, datetime] = {}
+    started: dict[str, LogEntry] = {}
+    for entry in entries:
+        if entry.call_sid not in first_at or entry.at < first_at[entry.call_sid]:
+            first_at[entry.call_sid] = entry.at
+        if entry.kind == CALL_STARTED:
+            started[entry.call_sid] = entry
+    rows = [_new_call_row(sid, started.get(sid), at) for sid, at in first_at.items()]
+    insert_rows_ignoring_conflicts(session, Call.__table__, rows)
+    found = session.scalars(select(Call).where(Call.call_sid.in_(list(first_at))))
     return {call.call_sid: call for call in found}
 
 
-def _new_call_row(
-    sid: str, started: LogEntry | None, entries: Sequence[LogEntry]
-) -> dict[str, Any]:
-    first_at = min(e.at for e in entries if e.call_sid == sid)
+def _new_call_row(sid: str, started: LogEntry | None, first_at: datetime) -> dict[str, Any]:
     info = (started.data if started else None) or {}
     return call_row_values(sid, started.at if started else first_at, info)
 
@@ -218,8 +220,7 @@ def _insert_events(session: Session, calls: dict[str, Call], entries: Iterable[L
         }
         for e in entries
     ]
-    if rows:  # a Core executemany: one round trip for the batch, not an ORM insert per row
-        session.execute(insert_ignoring_conflicts(session, CallEvent.__table__), rows)
+    insert_rows_ignoring_conflicts(session, CallEvent.__table__, rows)
 
 
 def _update_call(call: Call, entry: LogEntry) -> None:
