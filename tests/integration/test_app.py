@@ -29,6 +29,27 @@ def test_healthz_answers_without_touching_dependencies(tmp_path: Path) -> None:
     assert response.headers["X-Request-Id"]
 
 
+def test_request_id_comes_from_the_proxy_when_sane_and_tags_log_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(embedded(tmp_path))
+
+    @app.get("/log-something")
+    def log_something() -> str:
+        logging.getLogger("hotline.test").warning("something happened")
+        return "ok"
+
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="hotline.test"):
+        response = client.get("/log-something", headers={"X-Request-Id": "lb-7f3a"})
+    assert response.headers["X-Request-Id"] == "lb-7f3a"
+    assert [getattr(r, "request_id", None) for r in caplog.records] == ["lb-7f3a"]
+    forged = client.get("/healthz", headers={"X-Request-Id": "x" * 500})
+    fresh = client.get("/healthz")
+    assert len(forged.headers["X-Request-Id"]) == 16 and len(fresh.headers["X-Request-Id"]) == 16
+    assert forged.headers["X-Request-Id"] != fresh.headers["X-Request-Id"]
+
+
 def test_readyz_ok_on_the_embedded_default(tmp_path: Path) -> None:
     response = create_app(embedded(tmp_path)).test_client().get("/readyz")
     assert response.status_code == 200
