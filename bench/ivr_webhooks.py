@@ -1,15 +1,18 @@
 """Benchmark: IVR webhooks under gunicorn on PostgreSQL + Redis, against a bare TwiML endpoint.
 
-Both servers run with the same gunicorn settings in the same run. Signed requests walk real
-calls (greeting → complaint menus → postal code → skip ID → recording → ticket → survey),
-parsing each TwiML answer for the next URL, exactly as Twilio would.
+Both servers run side by side with the same gunicorn settings; rounds of measurements alternate
+between them, so a slow moment of the machine weighs on both sides of the ratio. Signed requests
+walk real calls (greeting → complaint menus → postal code → skip ID → recording → ticket →
+survey; or information menus → an agent → survey), parsing each TwiML answer for the next URL,
+exactly as Twilio would. The app's clock runs in office hours (bench/office_hours_app.py), so
+callers meet the daytime menu with its agent queue whatever the hour of the run.
 
 Prints one JSON line: IVR requests/s and bare requests/s at full load (closed loop), their
 ratio, the IVR p50/p99 latency at a fixed offered load of 100 new calls per second (open loop),
 and the resident memory of one web worker after the run. Targets (issue 3): ratio >= 0.5,
 p99 < 50 ms at 100 calls/s, < 200 MB per worker.
 
-    python bench/ivr_webhooks.py   # BENCH_SECONDS=10 BENCH_CALLS_PER_S=100 to change the load
+    python bench/ivr_webhooks.py   # BENCH_SECONDS=10 BENCH_ROUNDS=2 BENCH_CALLS_PER_S=100
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -45,6 +49,7 @@ TOKEN = "bench-auth-token"  # noqa: S105 - a local test server's token
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CALLS_PER_S = float(os.environ.get("BENCH_CALLS_PER_S", "100"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 GUNICORN = os.environ.get(
     "BENCH_GUNICORN",
     "--workers 4 --worker-class gthread --threads 2 --keep-alive 5 --log-level warning",
@@ -269,21 +274,21 @@ def main() -> None:
     prepare_database()
     flusher = subprocess.Popen([str(BIN / "hotline"), "worker"], env=server_env("http://127.0.0.1"))
     try:
-        with serve("bench.bare_app:app", BARE_PORT) as bare:
-            cpu_before = workers_cpu_s(bare)
-            bare_rps = asyncio.run(bare_closed_loop(f"http://127.0.0.1:{BARE_PORT}", SECONDS))
-            bare_cpu_ms = (workers_cpu_s(bare) - cpu_before) * 1000 / (bare_rps * SECONDS)
-        with serve("bench.office_hours_app:create_office_hours_app()", IVR_PORT) as master:
+        wait_for_worker()  # its start-up would otherwise steal CPU from the first measurement
+        with (
+            serve("bench.bare_app:app", BARE_PORT) as bare,
+            serve("bench.office_hours_app:create_office_hours_app()", IVR_PORT) as master,
+        ):
             base = f"http://127.0.0.1:{IVR_PORT}"
-            asyncio.run(closed_loop(base, 2, MIX))  # warm up: imports, pools, caches
-            measured = {name: measure(master, base, scripts)
-                        for name, scripts in (("mix", MIX), ("browse", [BROWSE]),
-                                              ("complaint", [COMPLAINT]))}  # fmt: skip
+            asyncio.run(closed_loop(base, 3, MIX))  # warm up: imports, pools, caches
+            rounds = [measure_round(bare, master, base) for _ in range(ROUNDS)]
             latencies, calls, failed = asyncio.run(open_loop(base, SECONDS, CALLS_PER_S))
             rss = worker_rss_mb(master)
     finally:
         flusher.send_signal(signal.SIGTERM)
         flusher.wait(timeout=60)
+    measured = {name: mean_of(rounds, name) for name in ("bare", "mix", "browse", "complaint")}
+    bare_rps, bare_cpu_ms = measured["bare"]
     mix_rps, mix_cpu = measured["mix"]
     figures = {
         "bench": "ivr_webhooks",
@@ -304,6 +309,7 @@ def main() -> None:
         figures[f"{name}_ratio"] = round(rps / bare_rps, 3)
         figures[f"{name}_server_cpu_ms_per_request"] = round(cpu, 3)
     figures.update({
+        "ratio_by_round": [round(r["mix"][0] / r["bare"][0], 3) for r in rounds],
         "offered_calls_per_s": CALLS_PER_S,
         "calls_started": calls,
         "calls_failed": failed,
@@ -316,13 +322,45 @@ def main() -> None:
     print(json.dumps(figures))
 
 
-def measure(
-    master: subprocess.Popen[bytes], base: str, scripts: list[list[str]]
-) -> tuple[float, float]:
-    """Requests per second and server CPU milliseconds per request for these calls."""
+def measure_round(
+    bare: subprocess.Popen[bytes], master: subprocess.Popen[bytes], base: str
+) -> dict[str, tuple[float, float]]:
+    """One round: the bare server, then each IVR workload, back to back (interleaving rounds
+    spreads slow moments of the machine over both sides of the ratio)."""
+    bare_base = f"http://127.0.0.1:{BARE_PORT}"
+    results = {"bare": measure(bare, lambda: asyncio.run(bare_closed_loop(bare_base, SECONDS)))}
+    for name, scripts in (("mix", MIX), ("browse", [BROWSE]), ("complaint", [COMPLAINT])):
+        results[name] = measure(master, partial(ivr_closed_loop, base, scripts))
+    return results
+
+
+def ivr_closed_loop(base: str, scripts: list[list[str]]) -> float:
+    return asyncio.run(closed_loop(base, SECONDS, scripts))[0]
+
+
+def measure(master: subprocess.Popen[bytes], run: Callable[[], float]) -> tuple[float, float]:
+    """Requests per second and server CPU milliseconds per request for one closed-loop run."""
     cpu_before = workers_cpu_s(master)
-    rps, _ = asyncio.run(closed_loop(base, SECONDS, scripts))
+    rps = run()
     return rps, (workers_cpu_s(master) - cpu_before) * 1000 / (rps * SECONDS)
+
+
+def mean_of(rounds: list[dict[str, tuple[float, float]]], name: str) -> tuple[float, float]:
+    return (
+        statistics.fmean(r[name][0] for r in rounds),
+        statistics.fmean(r[name][1] for r in rounds),
+    )
+
+
+def wait_for_worker() -> None:
+    from rq import Worker
+
+    redis = Redis.from_url(REDIS_URL)
+    for _ in range(300):
+        if Worker.all(connection=redis):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("hotline worker did not start")
 
 
 if __name__ == "__main__":

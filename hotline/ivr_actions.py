@@ -23,7 +23,7 @@ from ivr_flows.engine import ActionResult, CallState, Validation
 from ivr_flows.thai import spoken_digits, thai_date
 from recordings.models import Recording
 from ticketing.citizen_id import normalize_citizen_id
-from ticketing.db import UnitOfWork, insert_ignoring_conflicts, upsert
+from ticketing.db import UnitOfWork, insert_ignoring_conflicts, upsert_statement
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
 from ticketing.models import Center, StatusChange, Ticket
@@ -225,12 +225,13 @@ def link_call_and_recording(
 ) -> None:
     """In the ticket's own transaction: the call row (if the call log is behind), the
     call–ticket link and the recording row, each an idempotent upsert."""
+    conn = session.connection()  # Core statements: none of this goes through the ORM
     # The call log may not have caught up yet: create the Call row if it is missing.
     call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
-    session.execute(insert_ignoring_conflicts(session, Call.__table__), [call_row])
-    call_id = session.scalars(select(Call.id).where(Call.call_sid == call_sid)).one()
+    conn.execute(insert_ignoring_conflicts(session, Call.__table__), [call_row])
+    call_id = conn.execute(select(Call.id).where(Call.call_sid == call_sid)).scalar_one()
     link = {"call_id": call_id, "ticket_id": ticket_id}
-    session.execute(insert_ignoring_conflicts(session, call_tickets), [link])
+    conn.execute(insert_ignoring_conflicts(session, call_tickets), [link])
     sid = data.get("recording_sid")
     if sid:
         duration = data.get("recording_duration", "")
@@ -238,7 +239,8 @@ def link_call_and_recording(
                      "media_url": data.get("recording_url", ""), "state": "pending",
                      "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
                      "duration_s": int(duration) if duration.isdecimal() else None}  # fmt: skip
-        upsert(session, Recording.__table__, "sid", recording, ["ticket_id", "duration_s"])
+        keep = ["ticket_id", "duration_s"]
+        conn.execute(upsert_statement(session, Recording.__table__, "sid", keep), [recording])
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:

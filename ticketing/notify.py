@@ -53,4 +53,5 @@ def queue_citizen_update(
         "dedupe_key": f"status:{ticket.id}:{status.value}",
         "created_at": utcnow(),
     }
-    session.execute(insert_ignoring_conflicts(session, SmsMessage.__table__), [row])
+    outbox = insert_ignoring_conflicts(session, SmsMessage.__table__)
+    session.connection().execute(outbox, [row])  # Core: no autoflush, no ORM insert machinery

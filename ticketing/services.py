@@ -480,6 +480,9 @@ def _transition(
     queue_citizen_update(session, ticket, target)
 
 
+_STATUS_CHANGE_INSERT = insert(StatusChange)  # run on the connection: a plain Core INSERT
+
+
 def _record_status(
     session: Session,
     ticket: Ticket,
@@ -498,7 +501,7 @@ def _record_status(
         "actor_label": actor.label,
         "created_at": at,
     }
-    session.execute(insert(StatusChange), [row])
+    session.connection().execute(_STATUS_CHANGE_INSERT, [row])  # Core: nothing reads it back
 
 
 def _ticket_for(session: Session, ticket_id: int, actor: Actor) -> Ticket:
