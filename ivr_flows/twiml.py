@@ -45,8 +45,15 @@ def _attr(value: Value) -> str:
 
 
 def _attrs(attrs: dict[str, Value]) -> str:
-    pairs = sorted((_camel(k), v) for k, v in attrs.items() if v is not None)
-    return "".join(f' {k}="{_attr(v)}"' for k, v in pairs)
+    names = _in_document_order(tuple(k for k, v in attrs.items() if v is not None))
+    return "".join(f' {camel}="{_attr(attrs[name])}"' for name, camel in names)
+
+
+@cache
+def _in_document_order(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(argument name, attribute name) pairs sorted by attribute name, worked out once per
+    verb signature: the renderer uses a handful of them."""
+    return tuple(sorted(((name, _camel(name)) for name in names), key=lambda pair: pair[1]))
 
 
 class Element:
