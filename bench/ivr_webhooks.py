@@ -38,6 +38,8 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
+from hotline.callevents import BUFFER_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1/postgres")
@@ -339,7 +341,9 @@ def ivr_closed_loop(base: str, scripts: list[list[str]]) -> float:
 
 
 def measure(master: subprocess.Popen[bytes], run: Callable[[], float]) -> tuple[float, float]:
-    """Requests per second and server CPU milliseconds per request for one closed-loop run."""
+    """Requests per second and server CPU milliseconds per request for one closed-loop run,
+    started once the worker has drained the call log the previous run left behind."""
+    wait_until_drained()
     cpu_before = workers_cpu_s(master)
     rps = run()
     return rps, (workers_cpu_s(master) - cpu_before) * 1000 / (rps * SECONDS)
@@ -350,6 +354,16 @@ def mean_of(rounds: list[dict[str, tuple[float, float]]], name: str) -> tuple[fl
         statistics.fmean(r[name][0] for r in rounds),
         statistics.fmean(r[name][1] for r in rounds),
     )
+
+
+def wait_until_drained() -> None:
+    redis = Redis.from_url(REDIS_URL)
+    for _ in range(300):
+        if not redis.llen(BUFFER_KEY):
+            time.sleep(1.2)  # the flush that emptied it may still be committing
+            return
+        time.sleep(0.1)
+    raise RuntimeError("hotline worker did not drain the call log")
 
 
 def wait_for_worker() -> None:

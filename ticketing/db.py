@@ -20,7 +20,9 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Engine,
+    Enum,
     MetaData,
+    String,
     Text,
     bindparam,
     cast,
@@ -315,11 +317,7 @@ def _unnest_insert(table: Any, columns: tuple[str, ...]) -> Any:
     from sqlalchemy.dialects.postgresql import ARRAY, insert
 
     types = [table.c[name].type for name in columns]
-    # JSON travels as text and is cast back; other arrays apply their column type's binding.
-    arrays = [
-        bindparam(f"c{i}", type_=ARRAY(Text if isinstance(t, JSON) else t))
-        for i, t in enumerate(types)
-    ]
+    arrays = [bindparam(f"c{i}", type_=ARRAY(_array_item_type(t))) for i, t in enumerate(types)]
     rows = func.unnest(*arrays).table_valued(*(f"c{i}" for i in range(len(columns))))
     rows = rows.render_derived()
     values = [
@@ -327,6 +325,17 @@ def _unnest_insert(table: Any, columns: tuple[str, ...]) -> Any:
         for i, t in enumerate(types)
     ]
     return insert(table).from_select(list(columns), select(*values)).on_conflict_do_nothing()
+
+
+def _array_item_type(column_type: Any) -> Any:
+    """JSON travels as text and is cast back. Strings travel as unbounded text: an explicit cast
+    to ``VARCHAR(n)[]`` would silently cut long values, where the insert into the column refuses
+    them as an executemany does. Other types bind as themselves (UTC datetimes stay checked)."""
+    if isinstance(column_type, JSON) or (
+        isinstance(column_type, String) and not isinstance(column_type, Enum)
+    ):
+        return Text
+    return column_type
 
 
 def _json_text(value: Any) -> str:

@@ -1,0 +1,63 @@
+"""insert_rows_ignoring_conflicts: one INSERT … SELECT FROM unnest on PostgreSQL, an executemany
+on SQLite, and the same rows either way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from hotline.callevents import call_row_values
+from hotline.calllog import Call, CallEvent
+from ticketing.db import Database, UnitOfWork, insert_rows_ignoring_conflicts
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+def insert(database: Database, table: object, rows: list[dict[str, object]]) -> None:
+    with UnitOfWork(database) as uow:
+        insert_rows_ignoring_conflicts(uow.session, table, rows)
+        uow.commit()
+
+
+def test_rows_go_in_once_and_conflicts_are_skipped(database: Database) -> None:
+    rows = [call_row_values(f"CA{i}", NOW, {"from_number": "+66812345678"}) for i in range(3)]
+    insert(database, Call.__table__, rows)
+    insert(database, Call.__table__, [rows[0], call_row_values("CA9", NOW, {})])
+    with UnitOfWork(database) as uow:
+        calls = uow.session.scalars(select(Call).order_by(Call.call_sid)).all()
+    assert [c.call_sid for c in calls] == ["CA0", "CA1", "CA2", "CA9"]
+    assert calls[0].started_at == NOW and calls[0].from_number == "+66812345678"
+    assert calls[3].from_number is None and calls[3].is_training is False
+
+
+def test_json_values_round_trip_and_none_is_json_null(database: Database) -> None:
+    insert(database, Call.__table__, [call_row_values("CA1", NOW, {})])
+    with UnitOfWork(database) as uow:
+        call_id = uow.session.scalars(select(Call.id)).one()
+    events = [
+        {"call_id": call_id, "kind": "ivr_enter", "node": "เมนู", "at": NOW, "dedupe_key": "k1",
+         "data": None},
+        {"call_id": call_id, "kind": "abandon", "node": None, "at": NOW, "dedupe_key": "k2",
+         "data": {"wait_s": 20, "หมายเหตุ": "ค่ะ"}},
+    ]  # fmt: skip
+    insert(database, CallEvent.__table__, events)
+    with UnitOfWork(database) as uow:
+        stored = uow.session.scalars(select(CallEvent).order_by(CallEvent.dedupe_key)).all()
+        sql_nulls = uow.session.scalar(text("SELECT count(*) FROM call_events WHERE data IS NULL"))
+    assert [(e.node, e.data) for e in stored] == [
+        ("เมนู", None),
+        (None, {"wait_s": 20, "หมายเหตุ": "ค่ะ"}),
+    ]
+    assert sql_nulls == 0  # as the ORM writes it: JSON null, not SQL NULL
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut(database: Database) -> None:
+    long_caller = call_row_values("CA1", NOW, {"from_raw": "sip:" + "x" * 70})
+    if database.dialect == "sqlite":  # SQLite does not enforce VARCHAR lengths at all
+        insert(database, Call.__table__, [long_caller])
+        return
+    with pytest.raises(DBAPIError, match="too long"):
+        insert(database, Call.__table__, [long_caller])
