@@ -350,6 +350,27 @@ def end_simulated_call(database: Database, user_id: int, now: datetime) -> str:
     return call_sid
 
 
+def simulated_caller_left(database: Database, call_sid: str, now: datetime) -> bool:
+    """The simulator's caller hung up while an agent had them (audio simulated): end the bridge
+    and move that agent to wrap-up, as Twilio ends a real agent's leg. True if a bridge ended."""
+    with UnitOfWork(database) as uow:
+        entry = uow.session.scalars(
+            select(QueueEntry)
+            .where(QueueEntry.call_sid == call_sid, QueueEntry.simulated.is_(True))
+            .with_for_update()
+        ).first()
+        if entry is None or entry.agent_id is None or entry.answered_at is None:
+            return False
+        if entry.bridge_ended_at is not None:  # the agent hung up first
+            return False
+        entry.bridge_ended_at = now
+        status = _status_for_update(uow.session, entry.agent_id, now)
+        if status.state == AgentState.ON_CALL and status.call_sid == call_sid:
+            _move(uow.session, status, AgentState.WRAP_UP, now, "caller_hung_up", call_sid)
+        uow.commit()
+    return True
+
+
 def agent_leg_ended(database: Database, user_id: int, now: datetime) -> bool:
     """The agent's Twilio leg ended (<Dial> action): on a call → wrap-up; True if it was."""
     with UnitOfWork(database) as uow:

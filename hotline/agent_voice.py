@@ -29,6 +29,7 @@ from hotline.agent_desk import (
     bridge_from_twilio,
     member_state,
     note_queued,
+    simulated_caller_left,
 )
 from hotline.agent_models import AgentState, QueueEntry
 from hotline.callevents import CallLogWriter
@@ -167,6 +168,17 @@ def sim_queue_member() -> Response:
     """Where the simulator's waiting caller stands: waiting, bridged (simulated) or ended."""
     state, agent_name = member_state(runtime().db, request.form.get("CallSid", ""))
     return jsonify(state=state, agent=agent_name)
+
+
+@bp.post("/sim/caller-left")
+@never_fails(lambda: jsonify(ended=False))
+def sim_caller_left() -> Response:
+    """The simulator's caller hung up: end their simulated bridge to a desk (demo only)."""
+    rt = runtime()
+    if not rt.settings.telephony_simulated:  # a plain 404: never_fails would catch an abort
+        return Response("not found", status=404, mimetype="text/plain")
+    ended = simulated_caller_left(rt.db, request.form.get("CallSid", ""), rt.clock())
+    return jsonify(ended=ended)
 
 
 # Helpers -----------------------------------------------------------------------------------

@@ -185,6 +185,15 @@ class PhoneSimulator:
         state: str = json.loads(body)["state"]
         return state
 
+    def caller_left(self, call_sid: str) -> None:
+        """Tell the embedded demo's queue the caller hung up: a desk bridged to them (audio
+        simulated) learns the call ended, as a real agent's leg ends with the caller's."""
+        url = f"{self.base_url}/twilio/sim/caller-left"
+        params = {"CallSid": call_sid, "AccountSid": self.account_sid}
+        status, _ = self.transport.post(url, params, self.sign(url, params))
+        if status != 200:
+            raise RuntimeError(f"{url} answered HTTP {status}")
+
     def sign(self, url: str, params: dict[str, str]) -> dict[str, str]:
         return {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
 
@@ -508,6 +517,7 @@ class StepwiseCall:
         of a bridged call (Twilio posts the <Enqueue> action either way)."""
         run = self._run(progress)
         if progress.waiting in IN_QUEUE:
+            self.phone.caller_left(progress.call_sid)  # an agent may have the call already
             enqueue = self._awaited(progress, *IN_QUEUE)
             result, waited = self._queue_result(progress)
             self.phone.post(run.transcript, run.absolute(enqueue.get("action", "")),

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hotline.agent_desk import waiting_callers
 from hotline.agent_models import AgentStateEvent, QueueEntry
 from hotline.calllog import Call, call_tickets
-from hotline.simulator import PhoneSimulator, QueueBehaviour, Transcript
+from hotline.simulator import PhoneSimulator, QueueBehaviour, StepwiseCall, Transcript
 from tests.factories import VALID_CITIZEN_ID, make_ticket, make_user
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.integration.test_ticket_services import row_counts
@@ -164,6 +164,42 @@ def sim_app_db(app: Flask) -> Database:
     from hotline.runtime import runtime
 
     return runtime(app).db
+
+
+def test_a_simulated_caller_who_hangs_up_on_the_agent_ends_the_desk_call(
+    sim_app: Flask, database: Database
+) -> None:
+    client, agent_id = agent_client(sim_app, database)
+    assert post(client, "/console/agent/state", state="available")[0] == 200
+    caller = StepwiseCall(phone_for(sim_app), save_media=lambda sid, wav: None, clock=time.time)
+    step = caller.keys(caller.dial().progress, "0")
+    assert step.progress.waiting == "queue"
+    status, desk = post(client, "/console/agent/take")
+    assert status == 200 and desk["state"] == "on_call"
+
+    assert caller.hang_up(step.progress).progress.waiting == "ended"
+    assert first_events(client)["desk"]["state"] == "wrap_up"  # the desk hears it at once
+    assert post(client, "/console/agent/end")[0] == 409  # nothing left to hang up
+    with UnitOfWork(database) as uow:
+        entry = uow.session.scalars(select(QueueEntry)).one()
+        last = uow.session.scalars(
+            select(AgentStateEvent).where(AgentStateEvent.user_id == agent_id)
+            .order_by(AgentStateEvent.id.desc())
+        ).first()  # fmt: skip
+    assert entry.bridge_ended_at is not None
+    assert last is not None and (last.state, last.reason) == ("wrap_up", "caller_hung_up")
+    assert post(client, "/console/agent/wrap-up", disposition="ticket_filed")[0] == 200
+
+
+def test_the_simulated_hang_up_hook_is_not_there_with_real_twilio(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(twilio_api_base_url="http://127.0.0.1:9/twilio-standin")
+    url = f"{BASE_URL}/twilio/sim/caller-left"
+    params = {"CallSid": "CA" + "1" * 32, "AccountSid": ACCOUNT}
+    phone = phone_for(app)
+    response = app.test_client().post(url, data=params, headers=phone.sign(url, params))
+    assert response.status_code == 404
 
 
 def test_a_caller_who_hangs_up_leaves_the_live_queue(sim_app: Flask, database: Database) -> None:
