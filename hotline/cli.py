@@ -167,7 +167,8 @@ def metrics_rollup(rebuild: bool) -> None:
         forget(rt.db)
     report = refresh_rollups(rt)
     click.echo(
-        f"metrics rollup: {report.days} day(s) rebuilt, covered until {report.covered_until}"
+        f"metrics rollup: {report.days} day(s) rebuilt or added to, "
+        f"covered until {report.covered_until}"
     )
 
 

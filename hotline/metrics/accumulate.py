@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,17 +114,32 @@ def _nonzero_keys(counts: Counter[int]) -> dict[int, int]:
     return {k: v for k, v in sorted(counts.items()) if v}
 
 
-def raw_sums(session: Session, where: ColumnElement[bool], rules: Rules, tz: ZoneInfo) -> Sums:
-    """Sums straight from the call log for the ended, non-training calls matching ``where``."""
+def raw_sums(
+    session: Session,
+    where: ColumnElement[bool],
+    rules: Rules,
+    tz: ZoneInfo,
+    *,
+    wraps_before: datetime | None = None,
+) -> Sums:
+    """Sums straight from the call log for the ended, non-training calls matching ``where``
+    (wrap-ups at or after ``wraps_before``, if given, not yet counted)."""
     sums = Sums()
-    for call, facts in iter_facts(session, where, rules):
+    for call, facts in iter_facts(session, where, rules, wraps_before=wraps_before):
         sums.add_call(call.started_at, facts, tz)
     return sums
 
 
 def iter_facts(
-    session: Session, where: ColumnElement[bool], rules: Rules
+    session: Session,
+    where: ColumnElement[bool],
+    rules: Rules,
+    *,
+    wraps_before: datetime | None = None,
 ) -> Iterator[tuple[CallRow, CallFacts]]:
+    """Each matching call and its facts. ``wraps_before``: a wrap-up at or after it is left out
+    (the call counts as still being wrapped up), so the rollups' cut-off applies to wrap-ups too
+    and a later refresh adds it exactly once."""
     query = (
         select(Call.id, Call.started_at, Call.ended_at, Call.outcome, Call.twilio_status,
                Call.from_number, Call.agent_id, Call.wrapped_up_at)
@@ -132,6 +147,8 @@ def iter_facts(
         .order_by(Call.id)
     )  # fmt: skip
     rows = [CallRow(*row) for row in session.execute(query)]
+    if wraps_before is not None:
+        rows = [without_wrap_up(row) if _wrapped_since(row, wraps_before) else row for row in rows]
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         events = _events_of(session, [c.id for c in chunk])
@@ -141,6 +158,14 @@ def iter_facts(
             repeat = _is_repeat(call, earlier.get(call.from_number or "", []))
             yield call, call_facts(call, events.get(call.id, ()), rules, is_repeat=repeat,
                                    wrap_started_at=wraps.get(call.id))  # fmt: skip
+
+
+def without_wrap_up(call: CallRow) -> CallRow:
+    return replace(call, wrapped_up_at=None)
+
+
+def _wrapped_since(call: CallRow, moment: datetime) -> bool:
+    return call.wrapped_up_at is not None and call.wrapped_up_at >= moment
 
 
 def _events_of(session: Session, call_ids: Sequence[int]) -> dict[int, list[EventRow]]:

@@ -82,7 +82,9 @@ class AgentRollup(Base):
 
 
 class RollupState(Base):
-    """One row: every call that ended before ``covered_until`` is in the rollups."""
+    """One row: the rollups hold agents' time up to ``covered_until`` and every call that ended
+    before it and was logged by the refresh that reached it (``calls.rolled_up_at`` marks each
+    call added; a call whose end is logged later is added by the next refresh)."""
 
     __tablename__ = "metric_rollup_state"
 

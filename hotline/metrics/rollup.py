@@ -1,25 +1,30 @@
 """Keeping the rollup tables current, and reading figures from them plus the live tail.
 
-The unit of work is one local day: rebuilding a day deletes its rows and writes them again from
-the calls that started that day and ended before the cut-off, so running it twice changes
-nothing. ``refresh`` rebuilds only the days that gained ended calls since the last run, then
-moves ``covered_until`` forward. Readers take the rollups for a range and add, from raw events,
-only the calls that ended after ``covered_until`` — minutes of data, never a long range.
+Rebuilding a day deletes its rows and writes them again from the calls that started that day and
+ended before the cut-off, so running it twice changes nothing: the first ``refresh`` (and the
+first after ``forget``) rebuilds every day. Every later ``refresh`` adds only the window since
+``covered_until`` to the rows and moves ``covered_until`` in the same transaction, so its cost
+follows the last minute's calls, not the day's. Readers take the rollups for a range and add,
+from raw events, only the calls that ended after ``covered_until`` — minutes of data, never a
+long range.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call
-from hotline.metrics.accumulate import Sums, day_of, raw_sums, week_hour
+from hotline.metrics.accumulate import Sums, bucket_of, day_of, iter_facts, raw_sums, week_hour
 from hotline.metrics.agent_time import (
     AGENT_TIME_FIELDS,
     PER_AGENT_TIME_FIELDS,
@@ -28,13 +33,14 @@ from hotline.metrics.agent_time import (
     time_may_have_accrued,
     whole_second,
 )
-from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, MAX_FIELDS, Rules
+from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, MAX_FIELDS, CallFacts, Rules
 from hotline.metrics.models import AgentRollup, CallRollup, FunnelRollup, RollupState
-from ticketing.db import Database, UnitOfWork
+from ticketing.db import Base, Database, UnitOfWork, insert_for_dialect
 
 log = logging.getLogger(__name__)
 SETTLE = timedelta(seconds=60)  # late status callbacks and buffered events land within this
 STATE_ID = 1
+NO_WRAP_UPS = datetime.min.replace(tzinfo=UTC)  # wraps_before that leaves every wrap-up out
 BUCKET_FIELDS = (*COUNT_FIELDS, *AGENT_TIME_FIELDS)
 AGENT_FIELDS = ("handled", "handle_s", "wrap_s", *PER_AGENT_TIME_FIELDS)
 
@@ -56,16 +62,43 @@ def refresh(
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
 ) -> RefreshReport:
-    """Bring the rollups up to ``now`` minus a settling minute; one transaction per day.
+    """Bring the rollups up to ``now`` minus a settling minute.
 
-    ``progress(done, total)`` is told after each day (the benchmark draws a bar with it).
+    The first run (and the first after ``forget``) rebuilds every day that has calls or agent
+    time, one transaction per day; ``progress(done, total)`` is told after each day (the
+    benchmark draws a bar with it). Every later run *adds* what happened since
+    ``covered_until`` (:func:`add_window`), in one transaction that also moves ``covered_until``,
+    with the state row locked so two refreshes never add the same minutes twice. Its cost follows
+    the calls of the last minute, not the size of the day.
     """
     until = now - SETTLE
     with UnitOfWork(database) as uow:
-        since = covered_until(uow.session)
-        if since is not None and until <= since:
+        if covered_until(uow.session) is None:
+            uow.session.close()
+            return _rebuild_all(database, rules, tz, until, progress)
+        state = uow.session.scalars(
+            select(RollupState).where(RollupState.id == STATE_ID).with_for_update()
+        ).one()
+        since = state.covered_until
+        if until <= since:
             return RefreshReport(0, since)
-        days = sorted(_days_to_rebuild(uow.session, since, until, tz))
+        days = add_window(uow.session, since, until, rules, tz)
+        state.covered_until = until
+        uow.commit()
+    if days:
+        log.info("metrics rollup: added to %d day(s), covered until %s", days, until)
+    return RefreshReport(days, until)
+
+
+def _rebuild_all(
+    database: Database,
+    rules: Rules,
+    tz: ZoneInfo,
+    until: datetime,
+    progress: Callable[[int, int], None] | None,
+) -> RefreshReport:
+    with UnitOfWork(database) as uow:
+        days = sorted(_days_to_rebuild(uow.session, None, until, tz))
     for done, day in enumerate(days, start=1):
         with UnitOfWork(database) as uow:
             rebuild_day(uow.session, day, until, rules, tz)
@@ -77,11 +110,105 @@ def refresh(
         if state is None:
             uow.session.add(RollupState(id=STATE_ID, covered_until=until))
         else:
-            state.covered_until = until
+            state.covered_until = max(state.covered_until, until)
         uow.commit()
     if days:
         log.info("metrics rollup: %d day(s) rebuilt, covered until %s", len(days), until)
     return RefreshReport(len(days), until)
+
+
+def add_window(
+    session: Session, since: datetime, until: datetime, rules: Rules, tz: ZoneInfo
+) -> int:
+    """Add [since, until) to the rollups; returns how many local days gained something.
+
+    - calls that ended before ``until`` and are not in the rollups yet (``rolled_up_at`` is
+      NULL), whenever their end reached the call log: their wrap-ups counted only if done
+      before ``until``, exactly as :func:`rebuild_day` counts them;
+    - calls added earlier and wrapped up in the window: the wrap-up's share only (wrap and
+      handle seconds), the difference between their facts with and without it;
+    - agents' signed-in time in the window, cut at local midnights.
+    Counts and sums are added to the rows; ``max_wait_s`` keeps the larger value.
+    """
+    per_day: dict[datetime, Sums] = defaultdict(Sums)
+    new = Call.rolled_up_at.is_(None) & (Call.ended_at < until)  # a late-logged end included
+    new_ids = []
+    for call, facts in iter_facts(session, new, rules, wraps_before=until):
+        per_day[day_of(call.started_at, tz)].add_call(call.started_at, facts, tz)
+        new_ids.append(call.id)
+    # Wrap-ups are written as they happen (no buffer), so this window holds every new one.
+    late = (Call.wrapped_up_at >= since) & (Call.wrapped_up_at < until)
+    late &= Call.rolled_up_at.is_not(None) & (Call.rolled_up_at <= Call.wrapped_up_at)
+    with_wrap = iter_facts(session, late, rules, wraps_before=until)
+    without = iter_facts(session, late, rules, wraps_before=NO_WRAP_UPS)
+    wrapped_ids = []
+    for (call, after), (_, before) in zip(with_wrap, without, strict=True):
+        _add_wrap_up(per_day[day_of(call.started_at, tz)], call.started_at, after, before)
+        wrapped_ids.append(call.id)
+    _mark_rolled_up(session, [*new_ids, *wrapped_ids], until)
+    if time_may_have_accrued(session, since):
+        day = day_of(since, tz)
+        while day < until:
+            end = next_day(day, tz)
+            add_agent_time(per_day[day], session, max(day, since), min(end, until))
+            day = end
+    touched = {day: sums for day, sums in per_day.items() if _has_anything(sums)}
+    for day, sums in touched.items():
+        _add_rows(session, day, sums, tz)
+    return len(touched)
+
+
+def _mark_rolled_up(session: Session, call_ids: list[int], cut_off: datetime) -> None:
+    for start in range(0, len(call_ids), 1000):
+        chunk = call_ids[start : start + 1000]
+        session.execute(update(Call).where(Call.id.in_(chunk)).values(rolled_up_at=cut_off))
+
+
+def _add_wrap_up(sums: Sums, started_at: datetime, after: CallFacts, before: CallFacts) -> None:
+    grown = {f: getattr(after, f) - getattr(before, f) for f in COUNT_FIELDS if f not in MAX_FIELDS}
+    sums.add_bucket(bucket_of(started_at), {f: v for f, v in grown.items() if v})
+    if after.handled:
+        agent = sums.agents[after.agent_id or 0]
+        agent["handle_s"] += after.handle_s - before.handle_s
+        agent["wrap_s"] += after.wrap_s - before.wrap_s
+
+
+def _has_anything(sums: Sums) -> bool:
+    normalised = sums.normalised()
+    return any(normalised[part] for part in ("buckets", "funnel", "agents"))
+
+
+def _add_rows(session: Session, day: datetime, sums: Sums, tz: ZoneInfo) -> None:
+    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    buckets = [
+        {"bucket_start": bucket, "local_day": day, "week_hour": week_hour(bucket, tz),
+         **{f: counts[f] for f in BUCKET_FIELDS}}
+        for bucket, counts in sums.buckets.items()
+    ]  # fmt: skip
+    funnel = [{"day_start": day, "node": node, **{f: counts[f] for f in FUNNEL_FIELDS}}
+              for node, counts in sums.funnel.items()]  # fmt: skip
+    agents = [{"day_start": day, "agent_id": agent, **{f: counts[f] for f in AGENT_FIELDS}}
+              for agent, counts in sums.agents.items()]  # fmt: skip
+    for model, rows in ((CallRollup, buckets), (FunnelRollup, funnel), (AgentRollup, agents)):
+        if rows:
+            conn.execute(_adding_upsert(dialect, model), rows)
+
+
+@cache
+def _adding_upsert(dialect: str, model: type[Base]) -> Any:
+    """INSERT the row, or add its counts to the row with the same key (the larger maximum)."""
+    table = model.__table__
+    statement = insert_for_dialect(dialect)(table)
+    larger = func.greatest if dialect == "postgresql" else func.max  # SQLite's max(a, b)
+    keys = [c.name for c in table.columns if c.primary_key]
+    changes = {
+        c.name: larger(c, statement.excluded[c.name]) if c.name in MAX_FIELDS
+        else c + statement.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys and c.name not in ("local_day", "week_hour")
+    }  # fmt: skip
+    return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
 def _days_to_rebuild(
@@ -111,7 +238,8 @@ def rebuild_day(
 ) -> None:
     end = next_day(day, tz)
     where = (Call.started_at >= day) & (Call.started_at < end) & (Call.ended_at < until)
-    sums = raw_sums(session, where, rules, tz)
+    sums = raw_sums(session, where, rules, tz, wraps_before=until)
+    session.execute(update(Call).where(where).values(rolled_up_at=until))
     add_agent_time(sums, session, day, min(end, until))
     session.execute(
         delete(CallRollup).where(CallRollup.bucket_start >= day, CallRollup.bucket_start < end)
@@ -139,6 +267,9 @@ def forget(database: Database) -> None:
     with UnitOfWork(database) as uow:
         for model in (CallRollup, FunnelRollup, AgentRollup, RollupState):
             uow.session.execute(delete(model))
+        uow.session.execute(
+            update(Call).where(Call.rolled_up_at.is_not(None)).values(rolled_up_at=None)
+        )
         uow.commit()
 
 
@@ -171,7 +302,7 @@ def read_sums(
     tail = Call.started_at >= start
     tail &= Call.started_at < end
     if since is not None:
-        tail &= Call.ended_at >= since
+        tail &= Call.rolled_up_at.is_(None)
     sums.merge(raw_sums(session, tail, rules, tz))
     # Rolled-up agent time stops at covered_until (floored to the second, as it was written).
     time_from = max(start, whole_second(since)) if since is not None else start

@@ -129,3 +129,18 @@ def test_long_ranges_read_whole_days_summed_by_the_database(database: Database) 
     assert figures.series(by_day, "day", TZ) == figures.series(exact, "day", TZ)
     assert figures.heatmap(by_day) == figures.heatmap(exact)
     assert figures.funnel(by_day) == figures.funnel(exact)
+
+
+def test_a_call_whose_end_reaches_the_log_late_is_added_once(database: Database) -> None:
+    load(database, None)
+    refresh(database, RULES, TZ, T0 + timedelta(hours=2))
+    # The flusher was behind: this call ended at 09:31, but the log learns of it after 10:59.
+    add_call(database, "CA-logged-late", T0 + timedelta(minutes=30), queue(8, "connect"),
+             end_after=60, number="+66855555555")  # fmt: skip
+    assert rolled(database).normalised() == raw(database).normalised()  # from the tail first
+    refresh(database, RULES, TZ, T0 + timedelta(hours=2, minutes=1))
+    with UnitOfWork(database) as uow:  # then in the rollups: nothing is left for the tail
+        assert raw_sums(uow.session, Call.rolled_up_at.is_(None), RULES, TZ).buckets == {}
+    assert rolled(database).normalised() == raw(database).normalised()
+    refresh(database, RULES, TZ, T0 + timedelta(hours=2, minutes=5))
+    assert rolled(database).normalised() == raw(database).normalised()  # and only once

@@ -17,7 +17,7 @@ from hotline.metrics import figures
 from hotline.metrics.accumulate import Sums, raw_sums
 from hotline.metrics.agent_time import add_agent_time
 from hotline.metrics.facts import Rules
-from hotline.metrics.rollup import read_sums, rebuild_day, refresh
+from hotline.metrics.rollup import forget, read_sums, rebuild_day, refresh
 from tests.factories import make_user
 from tests.integration.metrics_fixture import (
     AGENT_BUCKETS,
@@ -144,3 +144,26 @@ def test_days_without_calls_get_agent_time_and_quiet_refreshes_rebuild_nothing(
         whole = read_sums(uow.session, DAY_START, DAY_END + timedelta(days=1), RULES, TZ,
                           now=next_day + timedelta(hours=1))  # fmt: skip
     assert whole.agents[q]["available_s"] == 1800 + (12 * 3600 + 15 * 60)  # 14:45 → 03:00
+
+
+def test_refreshing_minute_by_minute_adds_up_to_a_rebuild(database: Database) -> None:
+    """After the first rebuild each refresh only adds its window: calls that ended in it, the
+    wrap-ups of calls that ended before it (H is wrapped up two minutes after its end), and the
+    agents' time. Every three minutes through the afternoon, that adds up to a full rebuild and
+    to the raw computation, and a refresh with nothing new adds nothing."""
+    p, q = agents(database)
+    load(database, p)
+    load_agents(database, p, q)
+    moment = local(13, 0)
+    refresh(database, RULES, TZ, moment)  # the first run rebuilds
+    while moment < AGENTS_NOW:
+        moment += timedelta(minutes=3)
+        refresh(database, RULES, TZ, moment)
+    added = rolled(database, moment)
+    assert refresh(database, RULES, TZ, moment).days == 0  # the same minute again: nothing
+    assert rolled(database, moment).normalised() == added.normalised()
+    forget(database)
+    rebuilt_report = refresh(database, RULES, TZ, moment)
+    assert rebuilt_report.days == 1
+    assert added.normalised() == rolled(database, moment).normalised()
+    assert added.normalised() == exact(database, moment).normalised()  # H's wrap-up included
