@@ -5,8 +5,8 @@ ended before the cut-off, so running it twice changes nothing: the first ``refre
 first after ``forget``) rebuilds every day. Every later ``refresh`` adds only the window since
 ``covered_until`` to the rows and moves ``covered_until`` in the same transaction, so its cost
 follows the last minute's calls, not the day's. Readers take the rollups for a range and add,
-from raw events, only the calls that ended after ``covered_until`` — minutes of data, never a
-long range.
+from raw events, only the calls not added yet (``calls.rolled_up_at`` is NULL) — minutes of
+data, never a long range.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _rebuild_all(
     progress: Callable[[int, int], None] | None,
 ) -> RefreshReport:
     with UnitOfWork(database) as uow:
-        days = sorted(_days_to_rebuild(uow.session, None, until, tz))
+        days = sorted(_days_to_rebuild(uow.session, until, tz))
     for done, day in enumerate(days, start=1):
         with UnitOfWork(database) as uow:
             rebuild_day(uow.session, day, until, rules, tz)
@@ -211,21 +211,13 @@ def _adding_upsert(dialect: str, model: type[Base]) -> Any:
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
-def _days_to_rebuild(
-    session: Session, since: datetime | None, until: datetime, tz: ZoneInfo
-) -> set[datetime]:
-    """Days holding calls that ended or were wrapped up since ``since``, and the days agents'
-    signed-in time may have grown in (time accrues with no event while an agent is signed in).
-    """
+def _days_to_rebuild(session: Session, until: datetime, tz: ZoneInfo) -> set[datetime]:
+    """Days holding calls that ended before ``until``, and every day since the state log began
+    (agents' signed-in time accrues with no event while they stay signed in)."""
     ended = select(Call.started_at).where(Call.ended_at < until)
-    wrapped = select(Call.started_at).where(Call.wrapped_up_at < until)
-    if since is not None:
-        ended = ended.where(Call.ended_at >= since)
-        wrapped = wrapped.where(Call.wrapped_up_at >= since)
     days = {day_of(started, tz) for started in session.scalars(ended)}
-    days |= {day_of(started, tz) for started in session.scalars(wrapped)}
-    first = first_state_change(session) if since is None else since
-    if first is not None and (since is None or time_may_have_accrued(session, since)):
+    first = first_state_change(session)
+    if first is not None:
         day = day_of(first, tz)
         while day < until:
             days.add(day)
