@@ -126,7 +126,7 @@ class Housekeeper(threading.Thread):
             if rt.redis.set("hotline:lock:deadlines", "1", nx=True, ex=DEADLINES_EVERY_S):
                 check_deadlines(rt)
             if rt.redis.set("hotline:lock:metrics", "1", nx=True, ex=METRICS_EVERY_S):
-                refresh_rollups(rt)
+                refresh_rollups(rt, wait=False)  # another worker may be mid-rebuild
             days = rt.settings.recording_retention_days
             if days and rt.redis.set("hotline:lock:purge", "1", nx=True, ex=24 * 3600):
                 report = purge(rt, days)

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call
@@ -40,6 +40,7 @@ from ticketing.db import Base, Database, UnitOfWork, insert_for_dialect
 log = logging.getLogger(__name__)
 SETTLE = timedelta(seconds=60)  # late status callbacks and buffered events land within this
 STATE_ID = 1
+ROLLUP_LOCK_KEY = 1567_0001  # the advisory lock of the rollups (any constant bigint)
 NO_WRAP_UPS = datetime.min.replace(tzinfo=UTC)  # wraps_before that leaves every wrap-up out
 BUCKET_FIELDS = (*COUNT_FIELDS, *AGENT_TIME_FIELDS)
 AGENT_FIELDS = ("handled", "handle_s", "wrap_s", *PER_AGENT_TIME_FIELDS)
@@ -49,6 +50,7 @@ AGENT_FIELDS = ("handled", "handle_s", "wrap_s", *PER_AGENT_TIME_FIELDS)
 class RefreshReport:
     days: int
     covered_until: datetime | None
+    busy: bool = False  # another refresh held the lock and ``wait`` was False: nothing done
 
 
 def next_day(day: datetime, tz: ZoneInfo) -> datetime:
@@ -61,60 +63,64 @@ def refresh(
     tz: ZoneInfo,
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    wait: bool = True,
 ) -> RefreshReport:
-    """Bring the rollups up to ``now`` minus a settling minute.
+    """Bring the rollups up to ``now`` minus a settling minute, in one transaction that holds
+    the rollups' lock, so two refreshes (two workers, or one and ``hotline metrics rollup``)
+    never interleave. ``wait=False`` (the worker's minutely round) gives up at once, with a
+    ``busy`` report, when another refresh holds the lock.
 
     The first run (and the first after ``forget``) rebuilds every day that has calls or agent
-    time, one transaction per day; ``progress(done, total)`` is told after each day (the
-    benchmark draws a bar with it). Every later run *adds* what happened since
-    ``covered_until`` (:func:`add_window`), in one transaction that also moves ``covered_until``,
-    with the state row locked so two refreshes never add the same minutes twice. Its cost follows
-    the calls of the last minute, not the size of the day.
+    time; ``progress(done, total)`` is told after each day (the benchmark draws a bar with it).
+    Every later run *adds* what happened since ``covered_until`` (:func:`add_window`): its cost
+    follows the calls of the last minute, not the size of the day.
     """
     until = now - SETTLE
     with UnitOfWork(database) as uow:
-        if covered_until(uow.session) is None:
-            uow.session.close()
-            return _rebuild_all(database, rules, tz, until, progress)
-        state = uow.session.scalars(
-            select(RollupState).where(RollupState.id == STATE_ID).with_for_update()
-        ).one()
-        since = state.covered_until
-        if until <= since:
-            return RefreshReport(0, since)
-        days = add_window(uow.session, since, until, rules, tz)
-        state.covered_until = until
+        session = uow.session
+        if not lock_rollups(session, wait=wait):
+            return RefreshReport(0, None, busy=True)
+        state = session.get(RollupState, STATE_ID)  # read under the lock
+        if state is not None and until <= state.covered_until:
+            return RefreshReport(0, state.covered_until)
+        if state is None:
+            days = _rebuild_all(session, rules, tz, until, progress)
+            session.add(RollupState(id=STATE_ID, covered_until=until))
+        else:
+            days = add_window(session, state.covered_until, until, rules, tz)
+            state.covered_until = until
         uow.commit()
     if days:
-        log.info("metrics rollup: added to %d day(s), covered until %s", days, until)
+        log.info("metrics rollup: %d day(s) rebuilt or added to, covered until %s", days, until)
     return RefreshReport(days, until)
 
 
+def lock_rollups(session: Session, *, wait: bool = True) -> bool:
+    """Take the rollups' lock until the end of the transaction; False if ``wait`` is False and
+    another transaction holds it. PostgreSQL: an advisory lock. SQLite: the transaction's
+    BEGIN IMMEDIATE already serialises every writer."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
+        session.execute(select(func.pg_advisory_xact_lock(ROLLUP_LOCK_KEY)))
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(ROLLUP_LOCK_KEY))))
+
+
 def _rebuild_all(
-    database: Database,
+    session: Session,
     rules: Rules,
     tz: ZoneInfo,
     until: datetime,
     progress: Callable[[int, int], None] | None,
-) -> RefreshReport:
-    with UnitOfWork(database) as uow:
-        days = sorted(_days_to_rebuild(uow.session, until, tz))
+) -> int:
+    days = sorted(_days_to_rebuild(session, until, tz))
     for done, day in enumerate(days, start=1):
-        with UnitOfWork(database) as uow:
-            rebuild_day(uow.session, day, until, rules, tz)
-            uow.commit()
+        rebuild_day(session, day, until, rules, tz)
         if progress is not None:
             progress(done, len(days))
-    with UnitOfWork(database) as uow:
-        state = uow.session.get(RollupState, STATE_ID)
-        if state is None:
-            uow.session.add(RollupState(id=STATE_ID, covered_until=until))
-        else:
-            state.covered_until = max(state.covered_until, until)
-        uow.commit()
-    if days:
-        log.info("metrics rollup: %d day(s) rebuilt, covered until %s", len(days), until)
-    return RefreshReport(len(days), until)
+    return len(days)
 
 
 def add_window(
@@ -136,6 +142,7 @@ def add_window(
     for call, facts in iter_facts(session, new, rules, wraps_before=until):
         per_day[day_of(call.started_at, tz)].add_call(call.started_at, facts, tz)
         new_ids.append(call.id)
+    _mark_practice_calls(session, new, until)
     # Wrap-ups are written as they happen (no buffer), so this window holds every new one.
     late = (Call.wrapped_up_at >= since) & (Call.wrapped_up_at < until)
     late &= Call.rolled_up_at.is_not(None) & (Call.rolled_up_at <= Call.wrapped_up_at)
@@ -162,6 +169,12 @@ def _mark_rolled_up(session: Session, call_ids: list[int], cut_off: datetime) ->
     for start in range(0, len(call_ids), 1000):
         chunk = call_ids[start : start + 1000]
         session.execute(update(Call).where(Call.id.in_(chunk)).values(rolled_up_at=cut_off))
+
+
+def _mark_practice_calls(session: Session, where: ColumnElement[bool], cut_off: datetime) -> None:
+    """Practice calls never count; marking them keeps the partial index of calls left small."""
+    practice = where & Call.is_training.is_(True) & Call.rolled_up_at.is_(None)
+    session.execute(update(Call).where(practice).values(rolled_up_at=cut_off))
 
 
 def _add_wrap_up(sums: Sums, started_at: datetime, after: CallFacts, before: CallFacts) -> None:
@@ -230,8 +243,13 @@ def rebuild_day(
 ) -> None:
     end = next_day(day, tz)
     where = (Call.started_at >= day) & (Call.started_at < end) & (Call.ended_at < until)
-    sums = raw_sums(session, where, rules, tz, wraps_before=until)
-    session.execute(update(Call).where(where).values(rolled_up_at=until))
+    sums, counted = Sums(), []
+    for call, facts in iter_facts(session, where, rules, wraps_before=until):
+        sums.add_call(call.started_at, facts, tz)
+        counted.append(call.id)
+    # Only the calls counted: an end the flusher commits meanwhile is left for the next refresh.
+    _mark_rolled_up(session, counted, until)
+    _mark_practice_calls(session, where, until)
     add_agent_time(sums, session, day, min(end, until))
     session.execute(
         delete(CallRollup).where(CallRollup.bucket_start >= day, CallRollup.bucket_start < end)
@@ -257,6 +275,7 @@ def rebuild_day(
 def forget(database: Database) -> None:
     """Drop every rollup, so the next refresh rebuilds all days (after a threshold change)."""
     with UnitOfWork(database) as uow:
+        lock_rollups(uow.session)
         for model in (CallRollup, FunnelRollup, AgentRollup, RollupState):
             uow.session.execute(delete(model))
         uow.session.execute(

@@ -38,10 +38,12 @@ def rules_for(settings: Settings) -> Rules:
 
 
 def refresh_rollups(
-    rt: Runtime, progress: Callable[[int, int], None] | None = None
+    rt: Runtime, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
 ) -> RefreshReport:
     with _refresh_lock:
-        return refresh(rt.db, rules_for(rt.settings), rt.settings.tz, rt.clock(), progress)
+        return refresh(
+            rt.db, rules_for(rt.settings), rt.settings.tz, rt.clock(), progress, wait=wait
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,18 @@ and the rollups (equal to the raw computation, idempotent, caught up by the live
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
 
+import hotline.metrics.accumulate as accumulate
+import hotline.metrics.rollup as rollup
 from hotline.agent_desk import set_state_by_hand
 from hotline.calllog import Call
 from hotline.metrics import figures
@@ -23,9 +29,11 @@ from tests.integration.metrics_fixture import (
     AGENT_BUCKETS,
     AGENTS_NOW,
     DAY_START,
+    add_call,
     load,
     load_agents,
     local,
+    queue,
 )
 from ticketing.db import Database, UnitOfWork
 
@@ -167,3 +175,62 @@ def test_refreshing_minute_by_minute_adds_up_to_a_rebuild(database: Database) ->
     assert rebuilt_report.days == 1
     assert added.normalised() == rolled(database, moment).normalised()
     assert added.normalised() == exact(database, moment).normalised()  # H's wrap-up included
+
+
+def test_two_refreshes_at_once_never_interleave(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second refresh (another worker, or `hotline metrics rollup`) waits for the first's
+    lock and then adds only its own window: no second rebuild over the first one's rows."""
+    p, q = agents(database)
+    load(database, p)
+    load_agents(database, p, q)
+    rebuilding = threading.Event()
+    real_rebuild = rollup.rebuild_day
+
+    def slow_rebuild(*args: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():  # the first refresh
+            rebuilding.set()
+            time.sleep(0.5)  # still working when the second one starts and ends
+        real_rebuild(*args)
+
+    monkeypatch.setattr(rollup, "rebuild_day", slow_rebuild)
+    first = threading.Thread(target=refresh, args=(database, RULES, TZ, local(14, 0)))
+    first.start()
+    assert rebuilding.wait(5)
+    if database.dialect == "postgresql":  # the worker's round does not queue behind it
+        assert refresh(database, RULES, TZ, AGENTS_NOW, wait=False).busy
+    second = refresh(database, RULES, TZ, AGENTS_NOW)
+    first.join(10)
+    assert second.covered_until == AGENTS_NOW - timedelta(seconds=60)
+    assert rolled(database, AGENTS_NOW).normalised() == exact(database, AGENTS_NOW).normalised()
+
+
+def test_an_end_logged_while_a_day_is_rebuilt_is_added_by_the_next_refresh(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database.dialect == "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE keeps the flusher out while a day is rebuilt")
+    p, q = agents(database)
+    load(database, p)
+    load_agents(database, p, q)
+    real_iter_facts = accumulate.iter_facts
+    committed: list[str] = []
+
+    def flusher_commits_meanwhile(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from real_iter_facts(*args, **kwargs)  # the day's calls are read...
+        if not committed:  # ...and before they are marked, the flusher logs one more end
+            committed.append("CA-meanwhile")
+            add_call(database, "CA-meanwhile", local(15, 0), queue(5, "connect"), end_after=30,
+                     number="+66888888888")  # fmt: skip
+
+    monkeypatch.setattr(accumulate, "iter_facts", flusher_commits_meanwhile)
+    monkeypatch.setattr(rollup, "iter_facts", flusher_commits_meanwhile)
+    refresh(database, RULES, TZ, AGENTS_NOW)  # the rebuild did not count CA-meanwhile...
+    monkeypatch.undo()
+    assert committed
+    refresh(database, RULES, TZ, AGENTS_NOW + timedelta(minutes=1))  # ...so this adds it
+    later = AGENTS_NOW + timedelta(minutes=1)
+    assert rolled(database, later).normalised() == exact(database, later).normalised()
+    with UnitOfWork(database) as uow:
+        assert raw_sums(uow.session, Call.rolled_up_at.is_(None), RULES, TZ).buckets == {}
