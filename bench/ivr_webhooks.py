@@ -284,6 +284,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{IVR_PORT}"
             asyncio.run(closed_loop(base, 3, MIX))  # warm up: imports, pools, caches
             rounds = [measure_round(bare, master, base) for _ in range(ROUNDS)]
+            wait_until_drained()
             latencies, calls, failed = asyncio.run(open_loop(base, SECONDS, CALLS_PER_S))
             rss = worker_rss_mb(master)
     finally:
