@@ -252,13 +252,6 @@ def insert_ignoring_conflicts(session: Session, target: Any) -> Any:
     return _ignoring_conflicts(session.get_bind().dialect.name, target)
 
 
-def upsert(
-    session: Session, target: Any, key: str, values: dict[str, Any], update: list[str]
-) -> None:
-    """Insert a row, or update ``update`` columns of the row with the same unique ``key``."""
-    session.execute(upsert_statement(session, target, key, update), [values])
-
-
 def upsert_statement(session: Session, target: Any, key: str, update: list[str]) -> Any:
     """INSERT … ON CONFLICT (key) DO UPDATE of ``update``, to execute with rows of values."""
     return _upserting(session.get_bind().dialect.name, target, key, tuple(update))
