@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
+from datetime import UTC, datetime
+from functools import cache, cached_property
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Table, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -224,23 +225,86 @@ def link_call_and_recording(
     now: datetime,
 ) -> None:
     """In the ticket's own transaction: the call row (if the call log is behind), the
-    call–ticket link and the recording row, each an idempotent upsert."""
-    conn = session.connection()  # Core statements: none of this goes through the ORM
-    # The call log may not have caught up yet: create the Call row if it is missing.
+    call–ticket link and the recording row, each an idempotent upsert.
+
+    On PostgreSQL all three are one statement (data-modifying CTEs): this runs inside every
+    phone filing, and each round trip cost more than the rows it wrote.
+    """
     call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
+    recording = _recording_row(call_sid, ticket_id, data, now)
+    if session.get_bind().dialect.name == "postgresql":
+        values = {**{f"call_{k}": v for k, v in call_row.items()}, "ticket_id": ticket_id}
+        values.update({f"rec_{k}": v for k, v in (recording or {}).items()})
+        statement = _link_in_one_statement(recording is not None)
+        if session.connection().execute(statement, values).first() is not None:
+            return
+        # The call log committed the call row after this statement's snapshot was taken: the
+        # step-by-step path below sees it (each statement takes a new snapshot).
+    _link_step_by_step(session, call_row, ticket_id, recording)
+
+
+def _recording_row(
+    call_sid: str, ticket_id: int, data: Mapping[str, str], now: datetime
+) -> dict[str, Any] | None:
+    sid = data.get("recording_sid")
+    if not sid:
+        return None
+    duration = data.get("recording_duration", "")
+    return {"sid": sid, "call_sid": call_sid, "ticket_id": ticket_id,
+            "media_url": data.get("recording_url", ""), "state": "pending",
+            "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
+            "duration_s": int(duration) if duration.isdecimal() else None}  # fmt: skip
+
+
+_RECORDING_KEEPS = ("ticket_id", "duration_s")  # a replayed or late link updates only these
+
+
+def _link_step_by_step(
+    session: Session, call_row: dict[str, Any], ticket_id: int, recording: dict[str, Any] | None
+) -> None:
+    conn = session.connection()  # Core statements: none of this goes through the ORM
     conn.execute(insert_ignoring_conflicts(session, Call.__table__), [call_row])
+    call_sid = call_row["call_sid"]
     call_id = conn.execute(select(Call.id).where(Call.call_sid == call_sid)).scalar_one()
     link = {"call_id": call_id, "ticket_id": ticket_id}
     conn.execute(insert_ignoring_conflicts(session, call_tickets), [link])
-    sid = data.get("recording_sid")
-    if sid:
-        duration = data.get("recording_duration", "")
-        recording = {"sid": sid, "call_sid": call_sid, "ticket_id": ticket_id,
-                     "media_url": data.get("recording_url", ""), "state": "pending",
-                     "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
-                     "duration_s": int(duration) if duration.isdecimal() else None}  # fmt: skip
-        keep = ["ticket_id", "duration_s"]
-        conn.execute(upsert_statement(session, Recording.__table__, "sid", keep), [recording])
+    if recording is not None:
+        upsert = upsert_statement(session, Recording.__table__, "sid", list(_RECORDING_KEEPS))
+        conn.execute(upsert, [recording])
+
+
+@cache
+def _link_in_one_statement(with_recording: bool) -> Any:
+    """``WITH new_call AS (INSERT … ON CONFLICT DO NOTHING RETURNING id), the_call AS (…),
+    link AS (INSERT INTO call_tickets …) [, recording AS (INSERT … ON CONFLICT (sid) DO
+    UPDATE …)] SELECT id FROM the_call``; no row back means the call row is not visible yet."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    calls, recordings = cast(Table, Call.__table__), cast(Table, Recording.__table__)
+    call_values = {name: bindparam(f"call_{name}", type_=calls.c[name].type)
+                   for name in call_row_values("", datetime.now(UTC), {})}  # fmt: skip
+    new_call = (
+        insert(calls).values(call_values).on_conflict_do_nothing().returning(calls.c.id)
+    ).cte("new_call")
+    existing = select(calls.c.id).where(calls.c.call_sid == bindparam("call_call_sid"))
+    the_call = union_all(select(new_call.c.id), existing).cte("the_call")
+    ticket = bindparam("ticket_id", type_=Integer)
+    link = (
+        insert(call_tickets)
+        .from_select(["call_id", "ticket_id"], select(the_call.c.id, ticket))
+        .on_conflict_do_nothing()
+    ).cte("link")
+    statement = select(the_call.c.id).add_cte(link)
+    if with_recording:
+        columns = _recording_row("", 0, {"recording_sid": "-"}, datetime.now(UTC)) or {}
+        rec_values = {name: bindparam(f"rec_{name}", type_=recordings.c[name].type)
+                      for name in columns}  # fmt: skip
+        upsert = insert(recordings).values(rec_values)
+        keep = {name: upsert.excluded[name] for name in _RECORDING_KEEPS}
+        statement = statement.add_cte(
+            upsert.on_conflict_do_update(index_elements=["sid"], set_=keep).cte("recording")
+        )
+    return statement
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
