@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings
 from config.logging import configure_logging, request_id_var
+from hotline.form_request import FastFormRequest
 from hotline.runtime import EXTENSION_KEY, build_runtime
 from hotline.twilio_security import NoSessionForWebhooks
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
+    app.request_class = FastFormRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -46,8 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions[EXTENSION_KEY] = build_runtime(settings, app)
-    _register_request_id(app)
-    _register_blueprints(app)
+    _register_blueprints(app)  # the voice webhooks' WSGI router goes in front of Flask here
+    _register_request_id(app)  # outermost: every request, webhook or page, gets its id
     # Relationships are resolved now, once per process, not inside some worker's first call.
     configure_mappers()
     _warn_about_unsafe_settings(settings)

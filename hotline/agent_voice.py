@@ -35,7 +35,7 @@ from hotline.agent_models import AgentState, QueueEntry
 from hotline.callevents import CallLogWriter
 from hotline.ivr_actions import CallInfo
 from hotline.recording_jobs import note_recording
-from hotline.runtime import runtime
+from hotline.runtime import Runtime, runtime
 from hotline.twilio_security import check_twilio_signature, empty_twiml, never_fails, twiml
 from ticketing.db import Database
 from ticketing.models import Role, User
@@ -68,10 +68,9 @@ def agent_identity(user_id: int) -> str:
     return f"agent-{user_id}"
 
 
-def note_queued_call(call: CallInfo, data: Mapping[str, str], queue: str) -> None:
+def note_queued_call(rt: Runtime, call: CallInfo, data: Mapping[str, str], queue: str) -> None:
     """voice.py's enqueue hook. Never fails the webhook: the caller must still be queued."""
     try:
-        rt = runtime()
         note_queued(rt.db, call.call_sid, call.caller or "", queue, data, call.now,
                     simulated=rt.settings.telephony_simulated)  # fmt: skip
     except Exception:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -45,7 +45,7 @@ class SignatureCheck:
             return
         signature = request.headers.get("X-Twilio-Signature", "")
         url = public_url(self._settings)
-        if not signature or not self._valid(url, signature):
+        if not signature or not self.valid(url, request.form, signature):
             log.warning(
                 "rejected Twilio webhook with %s signature: %s",
                 "a wrong" if signature else "no",
@@ -54,13 +54,13 @@ class SignatureCheck:
             )
             abort(403)
 
-    def _valid(self, url: str, signature: str) -> bool:
+    def valid(self, url: str, form: Mapping[str, str], signature: str) -> bool:
         """RequestValidator's signature of the exact public URL first (one HMAC, the usual case);
         its full ``validate`` (with and without the port, JSON body hashes) only if that misses."""
-        expected = self._validator.compute_signature(url, request.form)
+        expected = self._validator.compute_signature(url, form)
         if hmac.compare_digest(expected, signature):
             return True
-        return bool(self._validator.validate(url, request.form, signature))
+        return bool(self._validator.validate(url, form, signature))
 
 
 def check_twilio_signature() -> None:

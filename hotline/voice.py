@@ -1,22 +1,24 @@
-"""Twilio voice webhooks: thin views over the IVR engine, the actions and the call log.
+"""Twilio voice webhooks: thin handlers over the IVR engine, the actions and the call log.
 
-Every view verifies the signature (blueprint hook), reads the form into typed values, asks the
-engine, runs the actions it names, logs the events and renders TwiML. Whatever fails inside, the
-caller hears an apology in Thai and is put through to agents: never a 5xx, never silence.
+Each handler reads Twilio's form into typed values, asks the engine, runs the actions it names,
+logs the events and renders TwiML. They are served by :mod:`hotline.webhooks` straight from
+WSGI, which checks the signature first; whatever fails inside, the caller hears an apology in
+Thai and is put through to agents: never a 5xx, never silence.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
+from flask import Flask
+from twilio.twiml.voice_response import VoiceResponse
 
-from config.logging import log_context
 from hotline.agent_voice import note_queued_call
 from hotline.callevents import (
     CALL_STARTED,
@@ -30,15 +32,9 @@ from hotline.callevents import (
 from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
 from hotline.ivr_state import StateCodec, StateError
 from hotline.recording_jobs import note_recording
-from hotline.runtime import Runtime, runtime
-from hotline.twilio_security import (
-    SIGNATURE_KEY,
-    SignatureCheck,
-    check_twilio_signature,
-    empty_twiml,
-    never_fails,
-    twiml,
-)
+from hotline.runtime import Runtime
+from hotline.twilio_security import SIGNATURE_KEY, SignatureCheck
+from hotline.webhooks import Route, TwilioWebhooks, WebhookRequest
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
 from ivr_flows.loader import load_flow
@@ -46,10 +42,11 @@ from ivr_flows.model import Flow
 from ivr_flows.render import Renderer, Voice
 from ticketing.reference import cached_reference_data, reference_data
 
-bp = Blueprint("voice", __name__, url_prefix="/twilio")
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "hotline.ivr"
+WEBHOOKS_KEY = "hotline.voice-webhooks"
 _HOLD_FALLBACK = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="20" /></Response>'
+_EMPTY = str(VoiceResponse())  # the answer to every status callback
 APOLOGY = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว ระบบจะโอนสายไปยังเจ้าหน้าที่ กรุณาถือสายรอสักครู่ค่ะ"
 
 
@@ -59,14 +56,16 @@ class Urls:
     def __init__(self, base_url: str, codec: StateCodec) -> None:
         self.base_url = base_url.rstrip("/")
         self._codec = codec
+        self._last = threading.local()
 
     def seal(self, state: CallState) -> str:
-        """The state's token, sealed once per request even when several URLs carry it."""
-        memo = g.setdefault("sealed_states", {}) if has_request_context() else {}
-        key = id(state)
-        if key not in memo or memo[key][0] is not state:
-            memo[key] = (state, self._codec.encode(state))
-        token: str = memo[key][1]
+        """The state's token, sealed once even when several URLs of one answer carry it."""
+        last = getattr(self._last, "sealed", None)
+        if last is not None and last[0] is state:
+            token: str = last[1]
+            return token
+        token = self._codec.encode(state)
+        self._last.sealed = (state, token)
         return token
 
     def to(self, path: str, state: CallState | None = None, **extra: str) -> str:
@@ -104,19 +103,26 @@ class Ivr:
 
 
 def init_voice(app: Flask, rt: Runtime) -> None:
+    """Build the IVR and serve its webhooks in front of the Flask app."""
     settings = rt.settings
     flow = load_flow(settings.ivr_flow)
     codec = StateCodec(settings.secret_key)
     urls = Urls(settings.public_base_url, codec)
     voice = Voice(settings.tts_voice, settings.tts_language)
     renderer = Renderer(flow, voice, urls, settings.recording_max_seconds)
-    writer = call_log_writer(rt)
-    app.extensions[EXTENSION_KEY] = Ivr(flow, codec, urls, renderer, writer)
-    app.extensions[SIGNATURE_KEY] = SignatureCheck(settings)
-    app.register_blueprint(bp)
-
-
-bp.before_request(check_twilio_signature)
+    ivr = Ivr(flow, codec, urls, renderer, call_log_writer(rt))
+    check = SignatureCheck(settings)
+    app.extensions[EXTENSION_KEY] = ivr
+    app.extensions[SIGNATURE_KEY] = check  # the Flask-served Twilio blueprints' hook uses it
+    webhooks = TwilioWebhooks(
+        app.wsgi_app,
+        VoiceWebhooks(ivr, rt).routes(),
+        public_base_url=settings.public_base_url,
+        verify=check.valid if settings.twilio_signature_check else None,
+        max_content_length=app.config["MAX_CONTENT_LENGTH"],
+    )
+    app.extensions[WEBHOOKS_KEY] = webhooks
+    app.wsgi_app = webhooks  # type: ignore[method-assign]
 
 
 def call_log_writer(rt: Runtime) -> CallLogWriter:
@@ -129,209 +135,202 @@ def call_log_writer(rt: Runtime) -> CallLogWriter:
     return BatchingWriter(buffered, interval_ms / 1000) if interval_ms else buffered
 
 
-def _ivr() -> Ivr:
-    ivr: Ivr = current_app.extensions[EXTENSION_KEY]
-    return ivr
+class VoiceWebhooks:
+    """The handlers of one app's IVR: each takes Twilio's request and answers TwiML."""
 
+    def __init__(self, ivr: Ivr, rt: Runtime) -> None:
+        self.ivr = ivr
+        self.rt = rt
 
-# Never a 5xx ------------------------------------------------------------------------------
+    def routes(self) -> dict[str, Route]:
+        apology, empty = self.apology, _empty
+        return {
+            "/twilio/voice": Route(self.incoming, apology),
+            "/twilio/step": Route(self.step, apology),
+            "/twilio/recording-status": Route(self.recording_status, empty),
+            "/twilio/queue-result": Route(self.queue_result, apology),
+            # The caller is already queued: a failure only pauses the music (<Enqueue> is not
+            # allowed in a waitUrl answer).
+            "/twilio/wait": Route(self.wait, _hold_fallback),
+            "/twilio/status": Route(self.status, empty),
+            "/twilio/fallback": Route(self.fallback, apology),
+        }
 
+    # Webhooks -----------------------------------------------------------------------------
 
-def answers_twiml(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Turn any failure inside a voice webhook into an apology and a place in the queue."""
-    return never_fails(apology)(view)
+    def incoming(self, request: WebhookRequest) -> str:
+        """A call comes in: open the call log and play the flow's start."""
+        ivr, rt, call = self.ivr, self.rt, self._call_info(request)
+        form = request.form
+        started = LogEntry(
+            call.call_sid, CALL_STARTED, call.now, dedupe_key=f"{call.call_sid}:started",
+            data={"from_number": call.caller, "from_raw": form.get("From", ""),
+                  "to_number": form.get("To", ""), "direction": form.get("Direction", "inbound")},
+        )  # fmt: skip
+        outcome = engine.start(ivr.flow, _context(rt, call))
+        return self._respond(call, outcome, key="start", entries=[started])
 
-
-def holds_on_failure(view: Callable[..., Response]) -> Callable[..., Response]:
-    """For the hold URL: the caller is already queued, so a failure only pauses the music
-    (<Enqueue> is not allowed in a waitUrl answer)."""
-    return never_fails(lambda: twiml(_HOLD_FALLBACK))(view)
-
-
-def acknowledges_on_failure(view: Callable[..., Response]) -> Callable[..., Response]:
-    """For callbacks that play nothing: a failure still answers empty TwiML."""
-    return never_fails(empty_twiml)(view)
-
-
-def apology() -> Response:
-    try:
-        ivr = _ivr()
-        agent_state = CallState(node=ivr.flow.agent)
-        action = ivr.urls.queue_result(agent_state)
-        response = ivr.renderer.apology(APOLOGY, _queue_name(ivr), action)
-        _note_apology_queued(ivr)
-    except Exception:  # even the apology failed: plain TwiML needs nothing but a string
-        log.exception("apology TwiML failed")
-        return twiml(
-            '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="th-TH">'
-            f"{APOLOGY}</Say><Enqueue>agents</Enqueue></Response>"
+    def step(self, request: WebhookRequest) -> str:
+        """The caller answered a node (keys, speech, a recording, a dial result or a time-out)."""
+        call = self._call_info(request)
+        state = self._state(request)
+        outcome = engine.handle(
+            self.ivr.flow, state, _caller_input(request), _context(self.rt, call)
         )
-    return twiml(response)
+        return self._respond(call, outcome, key=str(state.step))
 
+    def recording_status(self, request: WebhookRequest) -> str:
+        """Twilio has (or failed to make) the caller's recording: keep it with the call's ticket."""
+        rt, call, form = self.rt, self._call_info(request), request.form
+        sid, status = form.get("RecordingSid", ""), form.get("RecordingStatus", "")
+        if not sid:
+            return _EMPTY
+        # Agent-call recordings (<Dial record>) come without IVR state; the caller's <Record>
+        # has it.
+        ivr_data = self._state(request).data if request.args.get("s") else {}
+        data = {
+            **ivr_data,
+            "recording_sid": sid,
+            "recording_url": form.get("RecordingUrl", ""),
+            "recording_duration": form.get("RecordingDuration", ""),
+            "recording_source": form.get("RecordingSource", ""),
+            "recording_channels": form.get("RecordingChannels", ""),
+        }
+        if status == "completed" and data.get("category"):
+            # The caller may have hung up before the <Record> action filed the ticket.
+            ticket = file_ticket_for_call(
+                rt, call.call_sid, call.caller, data, call.now, look_first=True
+            )
+            self.ivr.writer.write([filed_entry(call, ticket.number)])
+        note_recording(rt.uow(), sid, call.call_sid, status, data)
+        return _EMPTY
 
-def _note_apology_queued(ivr: Ivr) -> None:
-    """Show the apologised-to caller in the agents' live queue too (never raises)."""
-    if has_request_context() and request.form.get("CallSid"):
-        note_queued_call(_call_info(), {}, _queue_name(ivr))
+    def queue_result(self, request: WebhookRequest) -> str:
+        """The caller left the agent queue: bridged and done, hung up while waiting, or an
+        error."""
+        ivr, rt, call = self.ivr, self.rt, self._call_info(request)
+        state = self._state(request)
+        result = request.form.get("QueueResult", "")
+        wait_s = _int(request.form.get("QueueTime"))
+        entries = _queue_entries(call, state, result, wait_s)
+        if result == "bridged":
+            after = engine.after_queue(ivr.flow, state, True, _context(rt, call))
+            if after is not None:
+                return self._respond(call, after, key=f"queue:{state.step}", entries=entries)
+        ivr.writer.write(entries)
+        if result in ("hangup", "bridged", "redirected", "leave"):
+            return _EMPTY
+        # queue-full, error, system-error: no agent can take the call; offer what still works.
+        outcome = engine.goto(ivr.flow, state, ivr.flow.after_hours_agent, _context(rt, call))
+        return self._respond(call, outcome, key=f"queue:{state.step}", entries=[])
 
+    def wait(self, request: WebhookRequest) -> str:
+        """Hold messages for a queued caller, with their place in the queue."""
+        state = self._state(request)
+        position = request.form.get("QueuePosition", "")
+        node = self.ivr.flow.node(state.node)
+        return str(self.ivr.renderer.hold(node, {**state.data, "queue_position": position}))
 
-def _queue_name(ivr: Ivr) -> str:
-    return ivr.flow.node(ivr.flow.agent).queue or "agents"
-
-
-# Webhooks ---------------------------------------------------------------------------------
-
-
-@bp.post("/voice")
-@answers_twiml
-def incoming() -> Response:
-    """A call comes in: open the call log and play the flow's start."""
-    ivr, rt, call = _ivr(), runtime(), _call_info()
-    form = request.form
-    started = LogEntry(
-        call.call_sid, CALL_STARTED, call.now, dedupe_key=f"{call.call_sid}:started",
-        data={"from_number": call.caller, "from_raw": form.get("From", ""),
-              "to_number": form.get("To", ""), "direction": form.get("Direction", "inbound")},
-    )  # fmt: skip
-    outcome = engine.start(ivr.flow, _context(rt, call))
-    return _respond(ivr, rt, call, outcome, key="start", entries=[started])
-
-
-@bp.post("/step")
-@answers_twiml
-def step() -> Response:
-    """The caller answered a node (keys, speech, a recording, a dial result or a time-out)."""
-    ivr, rt, call = _ivr(), runtime(), _call_info()
-    state = _state(ivr)
-    outcome = engine.handle(ivr.flow, state, _caller_input(), _context(rt, call))
-    return _respond(ivr, rt, call, outcome, key=str(state.step))
-
-
-@bp.post("/recording-status")
-@acknowledges_on_failure
-def recording_status() -> Response:
-    """Twilio has (or failed to make) the caller's recording: keep it with the call's ticket."""
-    ivr, rt, call = _ivr(), runtime(), _call_info()
-    form = request.form
-    sid, status = form.get("RecordingSid", ""), form.get("RecordingStatus", "")
-    if not sid:
-        return empty_twiml()
-    # Agent-call recordings (<Dial record>) come without IVR state; the caller's <Record> has it.
-    ivr_data = _state(ivr).data if request.args.get("s") else {}
-    data = {
-        **ivr_data,
-        "recording_sid": sid,
-        "recording_url": form.get("RecordingUrl", ""),
-        "recording_duration": form.get("RecordingDuration", ""),
-        "recording_source": form.get("RecordingSource", ""),
-        "recording_channels": form.get("RecordingChannels", ""),
-    }
-    if status == "completed" and data.get("category"):
-        # The caller may have hung up before the <Record> action filed the ticket.
-        ticket = file_ticket_for_call(
-            rt, call.call_sid, call.caller, data, call.now, look_first=True
-        )
-        ivr.writer.write([filed_entry(call, ticket.number)])
-    note_recording(rt.uow(), sid, call.call_sid, status, data)
-    return empty_twiml()
-
-
-@bp.post("/queue-result")
-@answers_twiml
-def queue_result() -> Response:
-    """The caller left the agent queue: bridged and done, hung up while waiting, or an error."""
-    ivr, rt, call = _ivr(), runtime(), _call_info()
-    state = _state(ivr)
-    result = request.form.get("QueueResult", "")
-    wait_s = _int(request.form.get("QueueTime"))
-    entries = _queue_entries(call, state, result, wait_s)
-    if result == "bridged":
-        after = engine.after_queue(ivr.flow, state, True, _context(rt, call))
-        if after is not None:
-            return _respond(ivr, rt, call, after, key=f"queue:{state.step}", entries=entries)
-    ivr.writer.write(entries)
-    if result in ("hangup", "bridged", "redirected", "leave"):
-        return empty_twiml()
-    # queue-full, error, system-error: no agent can take the call; offer what still works.
-    outcome = engine.goto(ivr.flow, state, ivr.flow.after_hours_agent, _context(rt, call))
-    return _respond(ivr, rt, call, outcome, key=f"queue:{state.step}", entries=[])
-
-
-@bp.post("/wait")
-@holds_on_failure
-def wait() -> Response:
-    """Hold messages for a queued caller, with their place in the queue."""
-    ivr = _ivr()
-    state = _state(ivr)
-    position = request.form.get("QueuePosition", "")
-    node = ivr.flow.node(state.node)
-    return twiml(ivr.renderer.hold(node, {**state.data, "queue_position": position}))
-
-
-@bp.post("/status")
-def status() -> Response:
-    """Call progress from Twilio; closes the call. Replies with empty TwiML, whatever happens."""
-    form = request.form
-    call_sid = form.get("CallSid", "")
-    with log_context(call_sid=call_sid or None):
+    def status(self, request: WebhookRequest) -> str:
+        """Call progress from Twilio; closes the call. Replies with empty TwiML, whatever
+        happens."""
+        form = request.form
+        call_sid = form.get("CallSid", "")
         try:
             at = _timestamp(form.get("Timestamp")) or datetime.now(UTC)
             entry = LogEntry(call_sid, CALL_STATUS, at, value=form.get("CallStatus", ""),
                              data={"sequence": _int(form.get("SequenceNumber")),
                                    "duration": _int(form.get("CallDuration"))})  # fmt: skip
             if call_sid:
-                _ivr().writer.write([entry])
+                self.ivr.writer.write([entry])
         except Exception:
             log.exception("could not log call status")
-    return empty_twiml()
+        return _EMPTY
 
+    def fallback(self, request: WebhookRequest) -> str:
+        """Twilio could not get TwiML from /twilio/voice: apologise and queue the caller."""
+        form = request.form
+        log.error("Twilio fallback: error %s at %s", form.get("ErrorCode"), form.get("ErrorUrl"),
+                  extra={"call_sid": form.get("CallSid")})  # fmt: skip
+        return self.apology(request)
 
-@bp.post("/fallback")
-def fallback() -> Response:
-    """Twilio could not get TwiML from /twilio/voice: apologise and queue the caller."""
-    form = request.form
-    context = {"call_sid": form.get("CallSid")}
-    log.error("Twilio fallback: error %s at %s", form.get("ErrorCode"), form.get("ErrorUrl"),
-              extra=context)  # fmt: skip
-    return apology()
+    def apology(self, request: WebhookRequest) -> str:
+        """Used when anything fails: apologise and put the caller through to agents."""
+        try:
+            ivr = self.ivr
+            agent_state = CallState(node=ivr.flow.agent)
+            action = ivr.urls.queue_result(agent_state)
+            response = ivr.renderer.apology(APOLOGY, self._queue_name(), action)
+            if request.call_sid:  # show the caller in the agents' live queue too
+                note_queued_call(self.rt, self._call_info(request), {}, self._queue_name())
+        except Exception:  # even the apology failed: plain TwiML needs nothing but a string
+            log.exception("apology TwiML failed")
+            return (
+                '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="th-TH">'
+                f"{APOLOGY}</Say><Enqueue>agents</Enqueue></Response>"
+            )
+        return str(response)
 
+    # Steps shared by the handlers ---------------------------------------------------------
 
-# Steps shared by the views -----------------------------------------------------------------
-
-
-def _respond(
-    ivr: Ivr,
-    rt: Runtime,
-    call: CallInfo,
-    outcome: Outcome,
-    *,
-    key: str,
-    entries: Sequence[LogEntry] = (),
-) -> Response:
-    """Run the actions the engine asks for, log everything, and render what the caller hears."""
-    collected = list(entries)
-    events: list[Event] = []
-    spoken: list[Any] = []
-    while isinstance(outcome, Act):
+    def _respond(
+        self, call: CallInfo, outcome: Outcome, *, key: str, entries: Sequence[LogEntry] = ()
+    ) -> str:
+        """Run the actions the engine asks for, log everything, and render what the caller
+        hears."""
+        ivr, rt = self.ivr, self.rt
+        collected = list(entries)
+        events: list[Event] = []
+        spoken: list[Any] = []
+        while isinstance(outcome, Act):
+            events.extend(outcome.events)
+            spoken.extend(outcome.lead_in)
+            done = ACTIONS[outcome.action](rt, outcome.state, call)
+            collected.extend(done.entries)
+            outcome = engine.resume(ivr.flow, outcome.state, done.result, _context(rt, call))
         events.extend(outcome.events)
-        spoken.extend(outcome.lead_in)
-        done = ACTIONS[outcome.action](rt, outcome.state, call)
-        collected.extend(done.entries)
-        outcome = engine.resume(ivr.flow, outcome.state, done.result, _context(rt, call))
-    events.extend(outcome.events)
-    play = _with_queue_time(ivr, replace(outcome, lead_in=(*spoken, *outcome.lead_in)), call)
-    collected.extend(_event_entries(call, key, events))
-    ivr.writer.write(collected)
-    return twiml(ivr.renderer.play(play))
+        play = replace(outcome, lead_in=(*spoken, *outcome.lead_in)) if spoken else outcome
+        play = self._with_queue_time(play, call)
+        collected.extend(_event_entries(call, key, events))
+        ivr.writer.write(collected)
+        return str(ivr.renderer.play(play))
+
+    def _with_queue_time(self, play: Play, call: CallInfo) -> Play:
+        if self.ivr.flow.node(play.state.node).kind != "enqueue":
+            return play
+        queued = play.state.with_data(queued_at=call.now.isoformat())
+        # The agents' live queue, at once: an agent may be bridged to this caller in a second.
+        note_queued_call(self.rt, call, queued.data, self._queue_name())
+        return replace(play, state=queued)
+
+    def _queue_name(self) -> str:
+        return self.ivr.flow.node(self.ivr.flow.agent).queue or "agents"
+
+    def _call_info(self, request: WebhookRequest) -> CallInfo:
+        form = request.form
+        return CallInfo(form.get("CallSid", ""), form.get("From", ""), self.rt.clock())
+
+    def _state(self, request: WebhookRequest) -> CallState:
+        token = request.args.get("s", "")
+        try:
+            state = self.ivr.codec.decode(token)
+        except StateError:
+            log.warning("refused an IVR state token that is forged, corrupted or expired")
+            raise
+        if state.node not in self.ivr.flow.nodes:  # a flow deployed mid-call dropped this node
+            return CallState(node=self.ivr.flow.start, step=state.step, data=state.data)
+        return state
 
 
-def _with_queue_time(ivr: Ivr, play: Play, call: CallInfo) -> Play:
-    node_kind = ivr.flow.node(play.state.node).kind
-    if node_kind != "enqueue":
-        return play
-    queued = play.state.with_data(queued_at=call.now.isoformat())
-    note_queued_call(call, queued.data, _queue_name(ivr))  # the agents' live queue, at once
-    return replace(play, state=queued)
+def _empty(_request: WebhookRequest) -> str:
+    return _EMPTY
+
+
+def _hold_fallback(_request: WebhookRequest) -> str:
+    return _HOLD_FALLBACK
+
+
+# Helpers ------------------------------------------------------------------------------------
 
 
 def _event_entries(call: CallInfo, key: str, events: Sequence[Event]) -> list[LogEntry]:
@@ -371,11 +370,6 @@ def _queue_entries(
     ]
 
 
-def _call_info() -> CallInfo:
-    form = request.form
-    return CallInfo(form.get("CallSid", ""), form.get("From", ""), runtime().clock())
-
-
 def _context(rt: Runtime, call: CallInfo) -> Context:
     reference = cached_reference_data(rt.db.memo)
     if reference is None:
@@ -384,19 +378,7 @@ def _context(rt: Runtime, call: CallInfo) -> Context:
     return Context(now=call.now, holidays=reference.holidays, validators=VALIDATORS)
 
 
-def _state(ivr: Ivr) -> CallState:
-    token = request.args.get("s", "")
-    try:
-        state = ivr.codec.decode(token)
-    except StateError:
-        log.warning("refused an IVR state token that is forged, corrupted or expired")
-        raise
-    if state.node not in ivr.flow.nodes:  # a flow deployed mid-call dropped this node
-        return CallState(node=ivr.flow.start, step=state.step, data=state.data)
-    return state
-
-
-def _caller_input() -> CallerInput:
+def _caller_input(request: WebhookRequest) -> CallerInput:
     form = request.form
     if request.args.get("e") == "timeout":
         return CallerInput(timed_out=True)

@@ -18,7 +18,7 @@ from config import Settings
 from hotline import create_app
 from hotline.agent_models import QueueEntry
 from hotline.calllog import Call
-from hotline.voice import EXTENSION_KEY, Ivr
+from hotline.voice import EXTENSION_KEY, WEBHOOKS_KEY, Ivr
 from ivr_flows.engine import CallState
 from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
 from ticketing.db import Database
@@ -253,16 +253,20 @@ def test_every_twilio_route_answers_twiml_during_an_outage(broken_app: Flask) ->
                    RecordingUrl="https://api.twilio.com/x", QueueResult="bridged",
                    DialCallStatus="completed", CallStatus="completed", Body="STOP",
                    MessageSid="SM" + "1" * 32, MessageStatus="delivered")  # fmt: skip
+    flask_routes = [
+        rule.rule
+        for rule in broken_app.url_map.iter_rules()
+        if rule.rule.startswith("/twilio/")
+        and "POST" in (rule.methods or ())
+        # the embedded demo's queue stand-in answers the simulator in JSON
+        and not rule.rule.startswith("/twilio/sim/")
+    ]
     walked = []
-    for rule in broken_app.url_map.iter_rules():
-        if not rule.rule.startswith("/twilio/") or "POST" not in (rule.methods or ()):
-            continue
-        if rule.rule.startswith("/twilio/sim/"):
-            continue  # the embedded demo's queue stand-in answers the simulator in JSON
-        response = signed_post(client, f"{BASE_URL}{rule.rule}?s=forged&agent=1", payload)
-        assert response.status_code == 200, rule.rule
-        assert fromstring(response.get_data(as_text=True)).tag == "Response", rule.rule
-        walked.append(rule.rule)
+    for path in [*sorted(broken_app.extensions[WEBHOOKS_KEY].paths), *flask_routes]:
+        response = signed_post(client, f"{BASE_URL}{path}?s=forged&agent=1", payload)
+        assert response.status_code == 200, path
+        assert fromstring(response.get_data(as_text=True)).tag == "Response", path
+        walked.append(path)
     assert len(walked) >= 12, walked
     hold = signed_post(client, f"{BASE_URL}/twilio/wait?s=forged", payload)
     assert verbs(hold.get_data(as_text=True)) == ["Pause"]  # no <Enqueue> inside a waitUrl

@@ -1,0 +1,142 @@
+"""The WSGI router that serves the voice webhooks in front of Flask: it must keep every rule
+the Flask views had (signatures, size limits, request ids, safe answers) and hand everything
+else to Flask untouched."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from hotline.voice import WEBHOOKS_KEY
+from hotline.webhooks import Fields, Route, TwilioWebhooks, WebhookRequest
+from tests.voice import AUTH_TOKEN, BASE_URL
+from tests.webhooks.test_voice_webhooks import form, signed_post, verbs
+
+ANSWER = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
+SAFE = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause /></Response>'
+
+
+def test_fields_give_the_first_value_and_getlist_gives_them_all() -> None:
+    fields = Fields([("Digits", "1"), ("Hints", "a"), ("Hints", "b"), ("Empty", "")])
+    assert fields.get("Digits") == "1" and fields.get("Hints") == "a" and fields["Empty"] == ""
+    assert fields.get("Missing") is None and fields.getlist("Missing") == []
+    assert fields.getlist("Hints") == ["a", "b"] and fields.getlist("Digits") == ["1"]
+
+
+def test_a_request_signed_over_repeated_fields_is_accepted(voice_app: Flask) -> None:
+    pairs = [*form(CallStatus="ringing").items(), ("Extra", "b"), ("Extra", "a")]
+    url = f"{BASE_URL}/twilio/status"
+
+    class Signed:  # what Twilio signs: every value of every field
+        def __init__(self) -> None:
+            self.pairs = pairs
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter({name for name, _ in pairs})
+
+        def getlist(self, name: str) -> list[str]:
+            return [value for key, value in pairs if key == name]
+
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, Signed())  # type: ignore[arg-type]
+    body = "&".join(f"{k}={v}".replace("+", "%2B") for k, v in pairs)
+    response = voice_app.test_client().post(
+        "/twilio/status", data=body, content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )  # fmt: skip
+    assert response.status_code == 200
+
+
+def test_webhook_answers_carry_a_request_id_and_xml(voice_app: Flask) -> None:
+    response = signed_post(voice_app.test_client(), f"{BASE_URL}/twilio/voice", form())
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert len(response.headers["X-Request-Id"]) == 16
+    assert "Gather" in verbs(response.get_data(as_text=True))
+
+
+def test_a_body_over_the_limit_gets_413_and_is_not_read(voice_app: Flask) -> None:
+    big = {**form(), "Pad": "x" * (voice_app.config["MAX_CONTENT_LENGTH"] + 1)}
+    response = signed_post(voice_app.test_client(), f"{BASE_URL}/twilio/voice", big)
+    assert response.status_code == 413
+
+
+def test_other_methods_and_paths_go_on_to_flask(voice_app: Flask) -> None:
+    client = voice_app.test_client()
+    assert client.get("/twilio/voice").status_code == 404  # no such Flask route
+    assert client.get("/healthz").status_code == 200
+    assert "/twilio/step" in voice_app.extensions[WEBHOOKS_KEY].paths
+
+
+def test_an_unsigned_request_is_refused_before_its_handler_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[WebhookRequest] = []
+    router = router_with(lambda request: ran.append(request) or ANSWER)
+    with caplog.at_level(logging.WARNING):
+        status, _ = call(router, b"CallSid=CA1&Digits=1", signature="forged")
+    assert status == "403 Forbidden" and ran == []
+    assert "rejected Twilio webhook with a wrong signature: /twilio/step" in caplog.text
+
+
+def test_a_failing_handler_gets_its_routes_safe_answer(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(request: WebhookRequest) -> str:
+        raise RuntimeError("database down")
+
+    router = router_with(broken)
+    with caplog.at_level(logging.ERROR):
+        status, body = call(router, b"CallSid=CA1&Digits=1")
+    assert status == "200 OK" and body == SAFE.encode()
+    assert "Twilio webhook /twilio/step failed" in caplog.text
+
+
+def test_a_chunked_body_is_read_to_its_end_and_limited() -> None:
+    seen: list[WebhookRequest] = []
+    router = router_with(lambda request: seen.append(request) or ANSWER, max_length=64)
+    status, _ = call(router, b"CallSid=CA1&Digits=%E0%B8%81", chunked=True)
+    assert status == "200 OK" and seen[0].form["Digits"] == "ก"
+    status, _ = call(router, b"CallSid=CA1&Pad=" + b"x" * 64, chunked=True)
+    assert status == "413 Request Entity Too Large"
+
+
+def router_with(handler, max_length: int = 1024) -> TwilioWebhooks:  # type: ignore[no-untyped-def]
+    def flask_stand_in(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("404 Not Found", [])
+        return [b""]
+
+    validator = RequestValidator(AUTH_TOKEN)
+    return TwilioWebhooks(
+        flask_stand_in,
+        {"/twilio/step": Route(handler, lambda request: SAFE)},
+        public_base_url=BASE_URL,
+        verify=lambda url, fields, signature: validator.validate(url, fields, signature),
+        max_content_length=max_length,
+    )
+
+
+def call(
+    router: TwilioWebhooks, body: bytes, *, signature: str | None = None, chunked: bool = False
+) -> tuple[str, bytes]:
+    from urllib.parse import parse_qsl
+
+    fields = dict(parse_qsl(body.decode()))
+    url = f"{BASE_URL}/twilio/step"
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/twilio/step",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_X_TWILIO_SIGNATURE": signature
+        or RequestValidator(AUTH_TOKEN).compute_signature(url, fields),
+    }
+    if chunked:
+        environ["wsgi.input_terminated"] = True
+    else:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    answered: list[str] = []
+    chunks = router(environ, lambda status, headers, *exc: answered.append(status))  # type: ignore[arg-type]
+    return answered[0], b"".join(chunks)
