@@ -18,3 +18,14 @@ max_requests = 20_000  # recycle workers now and then, jittered so they never re
 max_requests_jitter = 2_000
 accesslog = "-"
 access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"ms":%(M)s}'
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the worker has built the app, move everything alive then (imported modules, the
+    app, the flow, geothai's tables: about 170,000 objects) out of the garbage collector's way.
+    A full collection then scans what requests create, not those: it took 80-90 ms, a pause in
+    the middle of some caller's step, and a tenth of a millisecond per request on average."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
