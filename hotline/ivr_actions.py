@@ -239,7 +239,8 @@ def link_call_and_recording(
         if session.connection().execute(statement, values).first() is not None:
             return
         # The call log committed the call row after this statement's snapshot was taken: the
-        # step-by-step path below sees it (each statement takes a new snapshot).
+        # step-by-step path below sees it (under READ COMMITTED, PostgreSQL's default and ours,
+        # each statement takes a new snapshot).
     _link_step_by_step(session, call_row, ticket_id, recording)
 
 

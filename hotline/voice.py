@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -59,13 +60,14 @@ class Urls:
         self._last = threading.local()
 
     def seal(self, state: CallState) -> str:
-        """The state's token, sealed once even when several URLs of one answer carry it."""
+        """The state's token, sealed once even when several URLs of one answer carry it. The
+        memo holds the state weakly: a caller's data is not kept once the answer is sent."""
         last = getattr(self._last, "sealed", None)
-        if last is not None and last[0] is state:
+        if last is not None and last[0]() is state:
             token: str = last[1]
             return token
         token = self._codec.encode(state)
-        self._last.sealed = (state, token)
+        self._last.sealed = (weakref.ref(state), token)
         return token
 
     def to(self, path: str, state: CallState | None = None, **extra: str) -> str:

@@ -86,7 +86,7 @@ class TwilioWebhooks:
         *,
         public_base_url: str,
         verify: Callable[[str, Mapping[str, str], str], bool] | None,  # (url, form, signature)
-        max_content_length: int,
+        max_content_length: int | None,  # None: no limit, as in Flask
     ) -> None:
         self.app = app
         self.routes = dict(routes)
@@ -100,8 +100,11 @@ class TwilioWebhooks:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         route = self.routes.get(environ.get("PATH_INFO", ""))
-        if route is None or environ.get("REQUEST_METHOD") != "POST":
+        if route is None:
             return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            allow = [("Allow", "POST")]
+            return _plain(start_response, "405 Method Not Allowed", "Method not allowed", allow)
         try:
             form = self._form(environ)
         except RequestEntityTooLarge:
@@ -117,16 +120,17 @@ class TwilioWebhooks:
     def _form(self, environ: WSGIEnvironment) -> Fields:
         """The url-encoded form, read as Werkzeug would: the declared length (or, for a chunked
         body, to its end), at most MAX_CONTENT_LENGTH; an undecodable body is no form."""
-        if not environ.get("CONTENT_TYPE", "").startswith(URLENCODED):
+        declared, limit = environ.get("CONTENT_LENGTH", ""), self._max_length
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            raise RequestEntityTooLarge()
+        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        if mimetype != URLENCODED:
             return Fields(())
-        declared = environ.get("CONTENT_LENGTH", "")
         if declared.isdigit():
-            if int(declared) > self._max_length:
-                raise RequestEntityTooLarge()
             raw = environ["wsgi.input"].read(int(declared))
         elif environ.get("wsgi.input_terminated"):
-            raw = environ["wsgi.input"].read(self._max_length + 1)
-            if len(raw) > self._max_length:
+            raw = environ["wsgi.input"].read(-1 if limit is None else limit + 1)
+            if limit is not None and len(raw) > limit:
                 raise RequestEntityTooLarge()
         else:
             return Fields(())
@@ -161,7 +165,10 @@ class TwilioWebhooks:
                 return route.on_failure(request)
 
 
-def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+def _plain(
+    start_response: StartResponse, status: str, text: str, headers: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
     body = text.encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    length = ("Content-Length", str(len(body)))
+    start_response(status, [("Content-Type", "text/plain"), length, *headers])
     return [body]

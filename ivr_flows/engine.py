@@ -23,7 +23,7 @@ CONFIRM_YES, CONFIRM_NO = "1", "2"
 MASKED_VALIDATORS = frozenset({"citizen_id", "phone"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # weakly memoised when sealed
 class CallState:
     """Everything the IVR remembers about a call; it travels with the call in the step URLs."""
 

@@ -62,11 +62,36 @@ def test_a_body_over_the_limit_gets_413_and_is_not_read(voice_app: Flask) -> Non
     big = {**form(), "Pad": "x" * (voice_app.config["MAX_CONTENT_LENGTH"] + 1)}
     response = signed_post(voice_app.test_client(), f"{BASE_URL}/twilio/voice", big)
     assert response.status_code == 413
+    json_body = voice_app.test_client().post(
+        "/twilio/voice", data="x" * (voice_app.config["MAX_CONTENT_LENGTH"] + 1),
+        content_type="application/json",
+    )  # fmt: skip
+    assert json_body.status_code == 413
+
+
+def test_the_form_type_is_matched_like_werkzeug_does() -> None:
+    seen: list[WebhookRequest] = []
+    router = router_with(lambda request: seen.append(request) or ANSWER)
+    status, _ = call(
+        router,
+        b"CallSid=CA1&Digits=7",
+        content_type="Application/X-WWW-Form-URLEncoded; charset=UTF-8",
+    )
+    assert status == "200 OK" and seen[0].form["Digits"] == "7"
+
+
+def test_without_a_size_limit_any_body_is_read() -> None:
+    seen: list[WebhookRequest] = []
+    router = router_with(lambda request: seen.append(request) or ANSWER, max_length=None)
+    assert call(router, b"CallSid=CA1&Pad=" + b"x" * 5000)[0] == "200 OK"
+    assert call(router, b"CallSid=CA1&Pad=" + b"y" * 5000, chunked=True)[0] == "200 OK"
+    assert [len(r.form["Pad"]) for r in seen] == [5000, 5000]
 
 
 def test_other_methods_and_paths_go_on_to_flask(voice_app: Flask) -> None:
     client = voice_app.test_client()
-    assert client.get("/twilio/voice").status_code == 404  # no such Flask route
+    refused = client.get("/twilio/voice")
+    assert refused.status_code == 405 and refused.headers["Allow"] == "POST"
     assert client.get("/healthz").status_code == 200
     assert "/twilio/step" in voice_app.extensions[WEBHOOKS_KEY].paths
 
@@ -102,7 +127,7 @@ def test_a_chunked_body_is_read_to_its_end_and_limited() -> None:
     assert status == "413 Request Entity Too Large"
 
 
-def router_with(handler, max_length: int = 1024) -> TwilioWebhooks:  # type: ignore[no-untyped-def]
+def router_with(handler, max_length: int | None = 1024) -> TwilioWebhooks:  # type: ignore[no-untyped-def]
     def flask_stand_in(environ, start_response):  # type: ignore[no-untyped-def]
         start_response("404 Not Found", [])
         return [b""]
@@ -118,7 +143,12 @@ def router_with(handler, max_length: int = 1024) -> TwilioWebhooks:  # type: ign
 
 
 def call(
-    router: TwilioWebhooks, body: bytes, *, signature: str | None = None, chunked: bool = False
+    router: TwilioWebhooks,
+    body: bytes,
+    *,
+    signature: str | None = None,
+    chunked: bool = False,
+    content_type: str = "application/x-www-form-urlencoded",
 ) -> tuple[str, bytes]:
     from urllib.parse import parse_qsl
 
@@ -128,7 +158,7 @@ def call(
         "REQUEST_METHOD": "POST",
         "PATH_INFO": "/twilio/step",
         "QUERY_STRING": "",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_TYPE": content_type,
         "wsgi.input": io.BytesIO(body),
         "HTTP_X_TWILIO_SIGNATURE": signature
         or RequestValidator(AUTH_TOKEN).compute_signature(url, fields),
