@@ -14,7 +14,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings
 from config.logging import configure_logging, request_id_var
-from hotline.form_request import FastFormRequest
 from hotline.runtime import EXTENSION_KEY, build_runtime
 from hotline.twilio_security import NoSessionForWebhooks
 
@@ -33,7 +32,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
-    app.request_class = FastFormRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
