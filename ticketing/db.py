@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    column,
     create_engine,
     event,
     func,
@@ -285,9 +286,11 @@ def insert_rows_ignoring_conflicts(
 ) -> None:
     """Insert many rows (all with the same keys), skipping any that conflict.
 
-    On PostgreSQL this is one statement, ``INSERT … SELECT FROM unnest(<one array per column>)``:
-    an executemany runs the statement once per row, and the server's per-statement work, not
-    the rows, was most of the cost of draining the call log. SQLite keeps the executemany.
+    On PostgreSQL this is one statement over one parameter: the rows travel as a JSON array of
+    arrays, ``INSERT … SELECT … FROM json_array_elements(…) ON CONFLICT DO NOTHING``. An
+    executemany runs the statement once per row (the server's per-statement work was most of
+    the cost of draining the call log), and arrays of strings are quoted element by element in
+    Python by the driver; one ``json.dumps`` is C. SQLite keeps the executemany.
     """
     if not rows:
         return
@@ -295,40 +298,48 @@ def insert_rows_ignoring_conflicts(
         session.execute(insert_ignoring_conflicts(session, table), rows)
         return
     columns = tuple(rows[0])
-    statement = _unnest_insert(table, columns)
-    arrays = {
-        f"c{i}": [_json_text(row[name]) for row in rows]
-        if isinstance(table.c[name].type, JSON)
-        else [row[name] for row in rows]
-        for i, name in enumerate(columns)
-    }
-    session.execute(statement, arrays)
+    statement, encoders = _json_rows_insert(table, columns)
+    payload = [[encode(row[name]) for name, encode in zip(columns, encoders, strict=True)]
+               for row in rows]  # fmt: skip
+    session.connection().execute(statement, {"rows": _json_text(payload)})
 
 
 @cache
-def _unnest_insert(table: Any, columns: tuple[str, ...]) -> Any:
-    from sqlalchemy.dialects.postgresql import ARRAY, insert
+def _json_rows_insert(table: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[Any, ...]]:
+    """The statement for these columns, and how each value becomes JSON. Strings stay text
+    until the INSERT assigns them, so a value too long for its column is refused, not cut."""
+    from sqlalchemy.dialects.postgresql import JSON as PG_JSON
+    from sqlalchemy.dialects.postgresql import insert
 
-    types = [table.c[name].type for name in columns]
-    arrays = [bindparam(f"c{i}", type_=ARRAY(_array_item_type(t))) for i, t in enumerate(types)]
-    rows = func.unnest(*arrays).table_valued(*(f"c{i}" for i in range(len(columns))))
-    rows = rows.render_derived()
-    values = [
-        cast(rows.c[f"c{i}"], t) if isinstance(t, JSON) else rows.c[f"c{i}"]
-        for i, t in enumerate(types)
-    ]
-    return insert(table).from_select(list(columns), select(*values)).on_conflict_do_nothing()
+    rows = cast(bindparam("rows", type_=Text), PG_JSON)
+    element = func.json_array_elements(rows).table_valued(column("value", PG_JSON)).alias("e")
+    selected: list[Any] = []
+    encoders: list[Callable[[Any], Any]] = []
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        value = element.c.value[i].astext
+        if isinstance(column_type, JSON):
+            selected.append(cast(value, column_type))
+            encoders.append(_json_text)
+        elif isinstance(column_type, String) and not isinstance(column_type, Enum):
+            selected.append(value)
+            encoders.append(_as_is)
+        else:
+            selected.append(cast(value, column_type))
+            encoders.append(_utc_iso if isinstance(column_type, UTCDateTime) else _as_is)
+    statement = insert(table).from_select(list(columns), select(*selected).select_from(element))
+    return statement.on_conflict_do_nothing(), tuple(encoders)
 
 
-def _array_item_type(column_type: Any) -> Any:
-    """JSON travels as text and is cast back. Strings travel as unbounded text: an explicit cast
-    to ``VARCHAR(n)[]`` would silently cut long values, where the insert into the column refuses
-    them as an executemany does. Other types bind as themselves (UTC datetimes stay checked)."""
-    if isinstance(column_type, JSON) or (
-        isinstance(column_type, String) and not isinstance(column_type, Enum)
-    ):
-        return Text
-    return column_type
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _utc_iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.isoformat()
 
 
 def _json_text(value: Any) -> str:

@@ -1,5 +1,5 @@
-"""insert_rows_ignoring_conflicts: one INSERT … SELECT FROM unnest on PostgreSQL, an executemany
-on SQLite, and the same rows either way."""
+"""insert_rows_ignoring_conflicts: one INSERT … SELECT FROM json_array_elements on PostgreSQL,
+an executemany on SQLite, and the same rows either way."""
 
 from __future__ import annotations
 
