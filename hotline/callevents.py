@@ -46,7 +46,10 @@ class LogEntry:
     data: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        values = {
+        return json.dumps(self._values(), ensure_ascii=False, separators=(",", ":"))
+
+    def _values(self) -> dict[str, Any]:
+        return {
             "call_sid": self.call_sid,
             "kind": self.kind,
             "at": self.at.isoformat(),
@@ -55,13 +58,29 @@ class LogEntry:
             "dedupe_key": self.dedupe_key,
             "data": self.data,
         }
-        return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> LogEntry:
-        values = json.loads(text)
+        return cls._from_values(json.loads(text))
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> LogEntry:
         values["at"] = datetime.fromisoformat(values["at"])
         return cls(**values)
+
+
+def encode_entries(entries: Sequence[LogEntry]) -> str:
+    """One Redis list item for a batch of entries: a JSON array, encoded by one C call."""
+    return json.dumps([e._values() for e in entries], ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_item(item: str | bytes) -> list[LogEntry]:
+    """The entries of one buffered item: an array (a batch) or an object (one entry, as written
+    before batches were pushed as one item; a rolling deploy may leave some in the buffer)."""
+    values = json.loads(item)
+    if isinstance(values, dict):
+        return [LogEntry._from_values(values)]
+    return [LogEntry._from_values(v) for v in values]
 
 
 class CallLogWriter(Protocol):
@@ -83,7 +102,8 @@ class DirectWriter:
 
 
 class RedisWriter:
-    """Appends entries to a Redis list in one round trip; writes directly if Redis fails."""
+    """Appends entries to a Redis list as one item, in one round trip; writes directly if Redis
+    fails."""
 
     def __init__(self, redis: Redis, fallback: DirectWriter) -> None:
         self._redis = redis
@@ -93,7 +113,7 @@ class RedisWriter:
         if not entries:
             return
         try:
-            self._redis.rpush(BUFFER_KEY, *(entry.to_json() for entry in entries))
+            self._redis.rpush(BUFFER_KEY, encode_entries(entries))
         except RedisError:
             log.warning("Redis unavailable: writing %d call log entries directly", len(entries))
             self._fallback.write(entries)
@@ -146,18 +166,20 @@ class BatchingWriter:
             self.flush()
 
 
-def flush_buffer(database: Database, redis: Redis, batch: int = 2000) -> int:
-    """Move up to ``batch`` buffered entries into the database; returns how many.
+def flush_buffer(database: Database, redis: Redis, items: int = 50) -> int:
+    """Move up to ``items`` buffered items (each a web process's batch of entries) into the
+    database in one transaction; returns how many entries.
 
-    The entries leave Redis only after the database committed them; if this process dies in
+    The items leave Redis only after the database committed them; if this process dies in
     between, the next flush applies them again and the dedupe keys make that harmless.
     """
-    raw: list[bytes] = redis.lrange(BUFFER_KEY, 0, batch - 1)  # type: ignore[assignment]
+    raw: list[bytes] = redis.lrange(BUFFER_KEY, 0, items - 1)  # type: ignore[assignment]
     if not raw:
         return 0
-    DirectWriter(database).write([LogEntry.from_json(item) for item in raw])
+    entries = [entry for item in raw for entry in decode_item(item)]
+    DirectWriter(database).write(entries)
     redis.ltrim(BUFFER_KEY, len(raw), -1)
-    return len(raw)
+    return len(entries)
 
 
 # Applying entries -------------------------------------------------------------------------
