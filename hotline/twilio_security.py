@@ -93,11 +93,11 @@ def twiml(response: TwimlDocument | VoiceResponse | str) -> Response:
     return Response(str(response), status=200, mimetype="text/xml", content_type=XML)
 
 
-_EMPTY = str(VoiceResponse())  # built once: the answer to every status callback
+EMPTY_TWIML = str(VoiceResponse())  # built once: the answer to every status callback
 
 
 def empty_twiml() -> Response:
-    return twiml(_EMPTY)
+    return twiml(EMPTY_TWIML)
 
 
 class NoSessionForWebhooks(SecureCookieSessionInterface):

@@ -18,7 +18,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Flask
-from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.agent_voice import note_queued_call
 from hotline.callevents import (
@@ -34,7 +33,7 @@ from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_c
 from hotline.ivr_state import StateCodec, StateError
 from hotline.recording_jobs import note_recording
 from hotline.runtime import Runtime
-from hotline.twilio_security import SIGNATURE_KEY, SignatureCheck
+from hotline.twilio_security import EMPTY_TWIML, SIGNATURE_KEY, SignatureCheck
 from hotline.webhooks import Route, TwilioWebhooks, WebhookRequest
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "hotline.ivr"
 WEBHOOKS_KEY = "hotline.voice-webhooks"
 _HOLD_FALLBACK = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="20" /></Response>'
-_EMPTY = str(VoiceResponse())  # the answer to every status callback
 APOLOGY = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว ระบบจะโอนสายไปยังเจ้าหน้าที่ กรุณาถือสายรอสักครู่ค่ะ"
 
 
@@ -186,7 +184,7 @@ class VoiceWebhooks:
         rt, call, form = self.rt, self._call_info(request), request.form
         sid, status = form.get("RecordingSid", ""), form.get("RecordingStatus", "")
         if not sid:
-            return _EMPTY
+            return EMPTY_TWIML
         # Agent-call recordings (<Dial record>) come without IVR state; the caller's <Record>
         # has it.
         ivr_data = self._state(request).data if request.args.get("s") else {}
@@ -205,7 +203,7 @@ class VoiceWebhooks:
             )
             self.ivr.writer.write([filed_entry(call, ticket.number)])
         note_recording(rt.uow(), sid, call.call_sid, status, data)
-        return _EMPTY
+        return EMPTY_TWIML
 
     def queue_result(self, request: WebhookRequest) -> str:
         """The caller left the agent queue: bridged and done, hung up while waiting, or an
@@ -221,7 +219,7 @@ class VoiceWebhooks:
                 return self._respond(call, after, key=f"queue:{state.step}", entries=entries)
         ivr.writer.write(entries)
         if result in ("hangup", "bridged", "redirected", "leave"):
-            return _EMPTY
+            return EMPTY_TWIML
         # queue-full, error, system-error: no agent can take the call; offer what still works.
         outcome = engine.goto(ivr.flow, state, ivr.flow.after_hours_agent, _context(rt, call))
         return self._respond(call, outcome, key=f"queue:{state.step}", entries=[])
@@ -247,7 +245,7 @@ class VoiceWebhooks:
                 self.ivr.writer.write([entry])
         except Exception:
             log.exception("could not log call status")
-        return _EMPTY
+        return EMPTY_TWIML
 
     def fallback(self, request: WebhookRequest) -> str:
         """Twilio could not get TwiML from /twilio/voice: apologise and queue the caller."""
@@ -325,7 +323,7 @@ class VoiceWebhooks:
 
 
 def _empty(_request: WebhookRequest) -> str:
-    return _EMPTY
+    return EMPTY_TWIML
 
 
 def _hold_fallback(_request: WebhookRequest) -> str:
