@@ -236,15 +236,12 @@ class VoiceWebhooks:
         happens."""
         form = request.form
         call_sid = form.get("CallSid", "")
-        try:
-            at = _timestamp(form.get("Timestamp")) or datetime.now(UTC)
-            entry = LogEntry(call_sid, CALL_STATUS, at, value=form.get("CallStatus", ""),
-                             data={"sequence": _int(form.get("SequenceNumber")),
-                                   "duration": _int(form.get("CallDuration"))})  # fmt: skip
-            if call_sid:
-                self.ivr.writer.write([entry])
-        except Exception:
-            log.exception("could not log call status")
+        at = _timestamp(form.get("Timestamp")) or datetime.now(UTC)
+        entry = LogEntry(call_sid, CALL_STATUS, at, value=form.get("CallStatus", ""),
+                         data={"sequence": _int(form.get("SequenceNumber")),
+                               "duration": _int(form.get("CallDuration"))})  # fmt: skip
+        if call_sid:
+            self.ivr.writer.write([entry])
         return EMPTY_TWIML
 
     def fallback(self, request: WebhookRequest) -> str:

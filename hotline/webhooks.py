@@ -5,7 +5,7 @@ open the call state, ask the engine, render TwiML, hand over the log entries) is
 Flask the same step also paid for a request and an app context, URL matching, the hooks of
 every blueprint, the session and CSRF checks, context-local proxies and a Response object:
 about 190 µs, more than the step's own work (110 µs). So the IVR's few fixed URLs are served by
-this small router; every other path, and any method but POST, goes on to Flask unchanged.
+this small router (any method but POST gets 405); every other path goes on to Flask unchanged.
 
 The rules are the same as the Flask views had: a missing or wrong signature gets 403 and a log
 line; a body over MAX_CONTENT_LENGTH gets 413; whatever fails inside a handler is logged with
@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from config.logging import log_context
+from hotline.twilio_security import log_rejected
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -77,7 +78,7 @@ class Route:
 
 
 class TwilioWebhooks:
-    """WSGI middleware: POSTs to ``routes`` are answered here, everything else by ``app``."""
+    """WSGI middleware: requests to ``routes`` are answered here, every other path by ``app``."""
 
     def __init__(
         self,
@@ -147,12 +148,7 @@ class TwilioWebhooks:
         url = self._base + path + (f"?{query}" if query else "")
         if signature and self._verify(url, form, signature):
             return True
-        log.warning(
-            "rejected Twilio webhook with %s signature: %s",
-            "a wrong" if signature else "no",
-            path,
-            extra={"call_sid": form.get("CallSid")},
-        )
+        log_rejected(signature, path, form)
         return False
 
     @staticmethod

@@ -326,7 +326,9 @@ def _json_rows_insert(table: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[
             encoders.append(_as_is)
         else:
             selected.append(cast(value, column_type))
-            encoders.append(_utc_iso if isinstance(column_type, UTCDateTime) else _as_is)
+            encoders.append(
+                _bound_iso(column_type) if isinstance(column_type, UTCDateTime) else _as_is
+            )
     statement = insert(table).from_select(list(columns), select(*selected).select_from(element))
     return statement.on_conflict_do_nothing(), tuple(encoders)
 
@@ -335,11 +337,17 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _utc_iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return utc.isoformat()
+def _bound_iso(column_type: UTCDateTime) -> Callable[[datetime | None], str | None]:
+    """The column type's own bind rule (UTC, naive datetimes refused), then ISO text."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def encode(value: datetime | None) -> str | None:
+        bound = column_type.process_bind_param(value, dialect)
+        return None if bound is None else bound.isoformat()
+
+    return encode
 
 
 def _json_text(value: Any) -> str:

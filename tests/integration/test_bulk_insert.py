@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from hotline.callevents import call_row_values
 from hotline.calllog import Call, CallEvent
@@ -61,3 +61,9 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(database: Database) 
         return
     with pytest.raises(DBAPIError, match="too long"):
         insert(database, Call.__table__, [long_caller])
+
+
+def test_a_naive_datetime_is_refused_as_the_column_type_refuses_it(database: Database) -> None:
+    naive = call_row_values("CA1", NOW.replace(tzinfo=None), {})
+    with pytest.raises((ValueError, StatementError), match="naive datetime refused"):
+        insert(database, Call.__table__, [naive])
