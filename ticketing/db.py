@@ -162,16 +162,42 @@ class Database:
     def execute_alone(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
         """Run one write statement as a transaction of its own.
 
-        On PostgreSQL the statement runs in autocommit: one round trip instead of three
-        (BEGIN, the statement, COMMIT), for single-statement writes on the webhooks' hot path.
+        On PostgreSQL the statement, compiled once, runs on the pooled driver connection in
+        autocommit: one round trip, and none of SQLAlchemy's per-execution work (connection
+        and result wrappers, isolation-level switching, compiled-cache lookup), which cost
+        twice the driver's own. Values still pass through their column types' bind rules (a
+        naive datetime is refused). Errors are the driver's (psycopg's), not SQLAlchemy's.
         SQLite keeps its explicit (BEGIN IMMEDIATE) transaction.
         """
+        if not rows:
+            return
         if self.dialect == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(statement, rows)
+            compiled = driver_statement(statement, self.engine.dialect, tuple(rows[0]))
+            self._run_autocommitted(compiled.sql, [compiled.params(row) for row in rows])
             return
         with self.engine.begin() as conn:
             conn.execute(statement, rows)
+
+    def _run_autocommitted(self, sql: str, params: list[dict[str, Any]]) -> None:
+        pooled = self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection  # psycopg.Connection
+            driver.autocommit = True  # the pool hands out idle connections: no open transaction
+            try:
+                with driver.cursor() as cursor:
+                    if len(params) == 1:
+                        cursor.execute(sql, params[0])
+                    else:
+                        cursor.executemany(sql, params)
+            finally:
+                if not driver.closed:
+                    driver.autocommit = False
+        except Exception as error:
+            if _is_disconnect(error):
+                pooled.invalidate(error)  # as SQLAlchemy would: this connection is not reused
+            raise
+        finally:
+            pooled.close()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -246,6 +272,41 @@ class UnitOfWork:
         except Exception:
             # The rows are committed and say the work is unfinished; the sweeper finds them.
             log.exception("could not enqueue %s; the sweeper will retry it", job.func)
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatement:
+    """A Core statement compiled for one dialect: its SQL, and the bind rule of each value."""
+
+    sql: str
+    processors: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    def params(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: row[name] if process is None else process(row[name])
+            for name, process in self.processors
+        }
+
+
+@cache
+def driver_statement(statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> DriverStatement:
+    """Compile ``statement`` for rows with these keys. Refused when the SQL would need a value
+    the rows lack (a column default SQLAlchemy fills in at execution): give every column."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    missing = sorted(set(compiled.binds) - set(keys))
+    if missing:
+        raise ValueError(f"rows must give {', '.join(missing)} to run on the driver")
+    processors = tuple(
+        (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+        for name, bind in compiled.binds.items()
+    )
+    return DriverStatement(compiled.string, processors)
+
+
+def _is_disconnect(error: Exception) -> bool:
+    import psycopg
+
+    return isinstance(error, psycopg.OperationalError)
 
 
 def insert_ignoring_conflicts(session: Session, target: Any) -> Any:
