@@ -38,7 +38,7 @@ from hotline.webhooks import Route, TwilioWebhooks, WebhookRequest
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
 from ivr_flows.loader import load_flow
-from ivr_flows.model import Flow
+from ivr_flows.model import Flow, Prompt
 from ivr_flows.render import Renderer, Voice
 from ticketing.reference import cached_reference_data, reference_data
 
@@ -91,6 +91,53 @@ class Urls:
         return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
 
 
+STATE_MARK = "~STATE~"  # stands for the sealed state in a stored answer ("~" is not base64url)
+
+
+class _MarkedUrls(Urls):
+    """The app's URLs with STATE_MARK where each call's sealed state goes."""
+
+    def seal(self, state: CallState) -> str:
+        return STATE_MARK
+
+
+class Answers:
+    """What the caller hears, rendered once per node when nothing in it depends on the call but
+    its sealed state.
+
+    Most steps land on a plain node: a menu, the recording, the queue, whose prompts (and the
+    lead-in prompts before them, such as an information message) carry no call data. Its TwiML
+    then differs from call to call only in the state sealed into its URLs, so it is rendered
+    once with a mark there and each answer is one ``str.replace``: building the same document
+    again was a fifth of a menu step's CPU. Anything with call data in it (a read-back, a
+    prompt that names the caller's district) is rendered afresh. The flow's nodes and prompts
+    are finite, so the store is bounded.
+    """
+
+    def __init__(self, renderer: Renderer, marked: Renderer, urls: Urls) -> None:
+        self._renderer = renderer
+        self._marked = marked
+        self._urls = urls
+        self._plain = {name for name, node in renderer.flow.nodes.items()
+                       if _plain(node.prompt) and _plain(node.confirm)}  # fmt: skip
+        self._stored: dict[tuple[str, bool, tuple[Prompt, ...]], str] = {}
+
+    def text(self, play: Play) -> str:
+        state = play.state
+        if state.node not in self._plain or not all(_plain(p) for p in play.lead_in):
+            return str(self._renderer.play(play))
+        key = (state.node, state.confirming is None, play.lead_in)
+        stored = self._stored.get(key)
+        if stored is None:
+            stored = self._stored[key] = str(self._marked.play(play))
+        return stored.replace(STATE_MARK, self._urls.seal(state))
+
+
+def _plain(prompt: Prompt) -> bool:
+    """No call data is filled into it (and it cannot be mistaken for the mark)."""
+    return "{" not in prompt.text and STATE_MARK not in prompt.text
+
+
 @dataclass(frozen=True)
 class Ivr:
     """The IVR parts of one app, built once: the flow, the renderer, the state codec, the log."""
@@ -100,6 +147,7 @@ class Ivr:
     urls: Urls
     renderer: Renderer
     writer: CallLogWriter
+    answers: Answers
 
 
 def init_voice(app: Flask, rt: Runtime) -> None:
@@ -110,7 +158,10 @@ def init_voice(app: Flask, rt: Runtime) -> None:
     urls = Urls(settings.public_base_url, codec)
     voice = Voice(settings.tts_voice, settings.tts_language)
     renderer = Renderer(flow, voice, urls, settings.recording_max_seconds)
-    ivr = Ivr(flow, codec, urls, renderer, call_log_writer(rt))
+    marked = Renderer(flow, voice, _MarkedUrls(settings.public_base_url, codec),
+                      settings.recording_max_seconds)  # fmt: skip
+    answers = Answers(renderer, marked, urls)
+    ivr = Ivr(flow, codec, urls, renderer, call_log_writer(rt), answers)
     check = SignatureCheck(settings)
     app.extensions[EXTENSION_KEY] = ivr
     app.extensions[SIGNATURE_KEY] = check  # the Flask-served Twilio blueprints' hook uses it
@@ -290,7 +341,7 @@ class VoiceWebhooks:
         play = self._with_queue_time(play, call)
         collected.extend(_event_entries(call, key, events))
         ivr.writer.write(collected)
-        return str(ivr.renderer.play(play))
+        return ivr.answers.text(play)
 
     def _with_queue_time(self, play: Play, call: CallInfo) -> Play:
         if self.ivr.flow.node(play.state.node).kind != "enqueue":
