@@ -24,7 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call, CallEvent, CallEventKind
-from ticketing.db import Database, UnitOfWork, insert_rows_ignoring_conflicts, upsert_statement
+from ticketing.db import (
+    Database,
+    UnitOfWork,
+    insert_rows_ignoring_conflicts,
+    update_rows,
+    upsert_statement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,14 +194,40 @@ def flush_buffer(database: Database, redis: Redis, items: int = 50) -> int:
 def apply_entries(session: Session, entries: Sequence[LogEntry]) -> None:
     """Apply a batch set by set: a few statements per batch, not per entry or per call."""
     calls = _ensure_calls(session, entries)
+    before = {sid: call.progress() for sid, call in calls.items()}
     _insert_events(session, calls, [e for e in entries if e.kind not in CALL_ONLY])
     for entry in entries:
         _update_call(calls[entry.call_sid], entry)
-    session.flush()
     _settle(session, [call for call in calls.values() if call.ended_at is not None])
+    _save_progress(session, calls, before)
 
 
-def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Call]:
+PROGRESS = ("last_node", "answered_at", "queue_wait_s", "agent_id", "last_sequence",
+            "twilio_status", "ended_at", "duration_s", "outcome")  # fmt: skip
+
+
+@dataclass(slots=True)
+class CallProgress:
+    """A call's columns the call log moves on, read in one query and written back only where
+    a batch changed them (the ORM's identity map and unit of work cost more than the rows)."""
+
+    id: int
+    call_sid: str
+    last_node: str | None
+    answered_at: datetime | None
+    queue_wait_s: int | None
+    agent_id: int | None
+    last_sequence: int
+    twilio_status: str
+    ended_at: datetime | None
+    duration_s: int | None
+    outcome: str | None
+
+    def progress(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in PROGRESS)
+
+
+def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, CallProgress]:
     first_at: dict[str, datetime] = {}
     started: dict[str, LogEntry] = {}
     for entry in entries:
@@ -205,8 +237,25 @@ def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Ca
             started[entry.call_sid] = entry
     rows = [_new_call_row(sid, started.get(sid), at) for sid, at in first_at.items()]
     insert_rows_ignoring_conflicts(session, Call.__table__, rows)
-    found = session.scalars(select(Call).where(Call.call_sid.in_(list(first_at))))
-    return {call.call_sid: call for call in found}
+    columns = [getattr(Call, name) for name in ("id", "call_sid", *PROGRESS)]
+    found = session.execute(select(*columns).where(Call.call_sid.in_(list(first_at))))
+    return {row.call_sid: CallProgress(*row) for row in found}
+
+
+def _save_progress(
+    session: Session, calls: dict[str, CallProgress], before: dict[str, tuple[Any, ...]]
+) -> None:
+    """Write back what changed: one statement per set of changed columns (as the ORM would
+    group them), so a column this batch did not touch is never written."""
+    changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for sid, call in calls.items():
+        old, new = before[sid], call.progress()
+        names = tuple(n for n, a, b in zip(PROGRESS, old, new, strict=True) if a != b)
+        if names:
+            values = {"id": call.id, **{name: getattr(call, name) for name in names}}
+            changed.setdefault(names, []).append(values)
+    for rows in changed.values():
+        update_rows(session, Call.__table__, rows, key="id")
 
 
 def _new_call_row(sid: str, started: LogEntry | None, first_at: datetime) -> dict[str, Any]:
@@ -229,7 +278,9 @@ def call_row_values(sid: str, started_at: datetime, info: Mapping[str, Any]) -> 
     }
 
 
-def _insert_events(session: Session, calls: dict[str, Call], entries: Iterable[LogEntry]) -> None:
+def _insert_events(
+    session: Session, calls: dict[str, CallProgress], entries: Iterable[LogEntry]
+) -> None:
     rows = [
         {
             "call_id": calls[e.call_sid].id,
@@ -245,7 +296,7 @@ def _insert_events(session: Session, calls: dict[str, Call], entries: Iterable[L
     insert_rows_ignoring_conflicts(session, CallEvent.__table__, rows)
 
 
-def _update_call(call: Call, entry: LogEntry) -> None:
+def _update_call(call: CallProgress, entry: LogEntry) -> None:
     data = entry.data or {}
     match entry.kind:
         case "ivr_enter":
@@ -260,7 +311,7 @@ def _update_call(call: Call, entry: LogEntry) -> None:
             _apply_status(call, entry, data)
 
 
-def _apply_status(call: Call, entry: LogEntry, data: dict[str, Any]) -> None:
+def _apply_status(call: CallProgress, entry: LogEntry, data: dict[str, Any]) -> None:
     """Status callbacks may repeat and arrive out of order: only a newer one counts."""
     sequence = int(data.get("sequence", call.last_sequence + 1))
     status = entry.value or ""
@@ -276,7 +327,7 @@ def _apply_status(call: Call, entry: LogEntry, data: dict[str, Any]) -> None:
         call.duration_s = int(duration) if duration is not None else None
 
 
-def _settle(session: Session, ended: Sequence[Call]) -> None:
+def _settle(session: Session, ended: Sequence[CallProgress]) -> None:
     """Decide how ended calls turned out, from everything logged about each so far."""
     if not ended:
         return

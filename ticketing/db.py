@@ -365,12 +365,60 @@ def insert_rows_ignoring_conflicts(
     session.connection().execute(statement, {"rows": _json_text(payload)})
 
 
+def update_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]], key: str) -> None:
+    """Update many rows by ``key``, each to its own values (all rows with the same keys).
+
+    On PostgreSQL this is one statement over one JSON parameter (``UPDATE … FROM
+    json_array_elements(…)``), as :func:`insert_rows_ignoring_conflicts` inserts; an
+    executemany on SQLite.
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        statement = _update_by_key(table, columns, key)
+        session.connection().execute(statement, [{f"v_{k}": v for k, v in r.items()} for r in rows])
+        return
+    statement, encoders = _json_rows_update(table, columns, key)
+    payload = [[encode(row[name]) for name, encode in zip(columns, encoders, strict=True)]
+               for row in rows]  # fmt: skip
+    session.connection().execute(statement, {"rows": _json_text(payload)})
+
+
+@cache
+def _update_by_key(table: Any, columns: tuple[str, ...], key: str) -> Any:
+    changes: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns if name != key}
+    return table.update().where(table.c[key] == bindparam(f"v_{key}")).values(changes)
+
+
+@cache
+def _json_rows_update(
+    table: Any, columns: tuple[str, ...], key: str
+) -> tuple[Any, tuple[Any, ...]]:
+    selected, encoders, element = _json_row_values(table, columns)
+    rows = select(*(value.label(name) for name, value in zip(columns, selected, strict=True)))
+    given = rows.select_from(element).subquery("given")
+    changes = {name: given.c[name] for name in columns if name != key}
+    return table.update().where(table.c[key] == given.c[key]).values(changes), encoders
+
+
 @cache
 def _json_rows_insert(table: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[Any, ...]]:
-    """The statement for these columns, and how each value becomes JSON. Strings stay text
-    until the INSERT assigns them, so a value too long for its column is refused, not cut."""
-    from sqlalchemy.dialects.postgresql import JSON as PG_JSON
+    """The statement for these columns, and how each value becomes JSON."""
     from sqlalchemy.dialects.postgresql import insert
+
+    selected, encoders, element = _json_row_values(table, columns)
+    statement = insert(table).from_select(list(columns), select(*selected).select_from(element))
+    return statement.on_conflict_do_nothing(), encoders
+
+
+def _json_row_values(
+    table: Any, columns: tuple[str, ...]
+) -> tuple[list[Any], tuple[Callable[[Any], Any], ...], Any]:
+    """Each column's value read from the ``rows`` parameter (a JSON array of arrays), how each
+    value becomes JSON, and the rows' table-valued source. Strings stay text until assigned,
+    so a value too long for its column is refused, not cut."""
+    from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 
     rows = cast(bindparam("rows", type_=Text), PG_JSON)
     element = func.json_array_elements(rows).table_valued(column("value", PG_JSON)).alias("e")
@@ -390,8 +438,7 @@ def _json_rows_insert(table: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[
             encoders.append(
                 _bound_iso(column_type) if isinstance(column_type, UTCDateTime) else _as_is
             )
-    statement = insert(table).from_select(list(columns), select(*selected).select_from(element))
-    return statement.on_conflict_do_nothing(), tuple(encoders)
+    return selected, tuple(encoders), element
 
 
 def _as_is(value: Any) -> Any:

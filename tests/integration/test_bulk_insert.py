@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from hotline.callevents import call_row_values
 from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork, insert_rows_ignoring_conflicts
+from ticketing.db import Database, UnitOfWork, insert_rows_ignoring_conflicts, update_rows
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
@@ -67,3 +67,49 @@ def test_a_naive_datetime_is_refused_as_the_column_type_refuses_it(database: Dat
     naive = call_row_values("CA1", NOW.replace(tzinfo=None), {})
     with pytest.raises((ValueError, StatementError), match="naive datetime refused"):
         insert(database, Call.__table__, [naive])
+
+
+# update_rows: each row to its own values, by key ------------------------------------------
+
+
+def update(database: Database, rows: list[dict[str, object]]) -> None:
+    with UnitOfWork(database) as uow:
+        update_rows(uow.session, Call.__table__, rows, key="id")
+        uow.commit()
+
+
+def three_calls(database: Database) -> list[int]:
+    insert(database, Call.__table__, [call_row_values(f"CA{i}", NOW, {}) for i in range(3)])
+    with UnitOfWork(database) as uow:
+        return list(uow.session.scalars(select(Call.id).order_by(Call.call_sid)))
+
+
+def test_each_row_gets_its_own_values_and_nothing_else_changes(database: Database) -> None:
+    ids = three_calls(database)
+    later = datetime(2026, 11, 24, 3, 9, tzinfo=UTC)
+    update(database, [
+        {"id": ids[0], "last_node": "เมนูหลัก", "ended_at": later, "duration_s": 90},
+        {"id": ids[2], "last_node": None, "ended_at": None, "duration_s": 5},
+    ])  # fmt: skip
+    with UnitOfWork(database) as uow:
+        calls = uow.session.scalars(select(Call).order_by(Call.call_sid)).all()
+    assert [(c.last_node, c.ended_at, c.duration_s) for c in calls] == [
+        ("เมนูหลัก", later, 90),
+        (None, None, None),
+        (None, None, 5),
+    ]
+    assert {c.twilio_status for c in calls} == {"in-progress"}  # columns not given are kept
+
+
+def test_an_update_too_long_or_naive_is_refused_and_changes_nothing(database: Database) -> None:
+    ids = three_calls(database)
+    with pytest.raises((ValueError, StatementError), match="naive datetime refused"):
+        update(database, [{"id": ids[0], "ended_at": NOW.replace(tzinfo=None)}])
+    if database.dialect == "postgresql":  # SQLite does not enforce VARCHAR lengths
+        with pytest.raises(DBAPIError, match="too long"):
+            update(
+                database, [{"id": ids[0], "last_node": "ก"}, {"id": ids[1], "last_node": "x" * 81}]
+            )
+    with UnitOfWork(database) as uow:
+        assert set(uow.session.scalars(select(Call.last_node))) == {None}
+        assert set(uow.session.scalars(select(Call.ended_at))) == {None}
