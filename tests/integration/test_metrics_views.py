@@ -17,11 +17,11 @@ from openpyxl import load_workbook
 
 from hotline.agent_desk import set_state_by_hand
 from hotline.runtime import runtime
-from tests.factories import SYSTEM, make_agency, make_ticket, make_user
+from tests.factories import SYSTEM, make_agency, make_draft, make_user
 from tests.integration.metrics_fixture import AGENTS_NOW, T0, add_call, load, load_agents
 from tests.integration.test_console_auth import sign_in, username_of
 from ticketing.db import Database, UnitOfWork
-from ticketing.services import change_status, refer
+from ticketing.services import change_status, open_ticket, refer
 
 FIXTURE_DAY = {"from": "2026-11-02", "to": "2026-11-02"}
 
@@ -97,8 +97,11 @@ def exported_tickets(client: FlaskClient) -> int:
 
 def test_agency_users_see_only_what_was_referred_to_them(app: Flask, database: Database) -> None:
     agency = make_agency(database)
-    referred = make_ticket(database)
-    make_ticket(database)
+    # Filed at the app's clock: at the real time, after 17:00 UTC it is already tomorrow in
+    # Bangkok, past the default period's last day.
+    filed_at = runtime(app).clock()
+    referred = open_ticket(UnitOfWork(database), make_draft(), SYSTEM, now=filed_at)
+    open_ticket(UnitOfWork(database), make_draft(), SYSTEM, now=filed_at)
     change_status(UnitOfWork(database), referred.id, "accepted", SYSTEM)
     refer(UnitOfWork(database), referred.id, [agency.id], SYSTEM)
     load(database, None)
