@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -113,7 +113,7 @@ class TwilioWebhooks:
         path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
         if not self._signed(environ, path, query, form):
             return _plain(start_response, "403 Forbidden", "Forbidden")
-        request = WebhookRequest(path, form, Fields(parse_qsl(query, keep_blank_values=True)))
+        request = WebhookRequest(path, form, Fields(parse_form(query, errors="replace")))
         body = self._answer(route, request).encode()
         start_response("200 OK", [*XML_HEADERS, ("Content-Length", str(len(body)))])
         return [body]
@@ -139,7 +139,7 @@ class TwilioWebhooks:
             text = raw.decode()
         except UnicodeDecodeError:
             return Fields(())
-        return Fields(parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"))
+        return Fields(parse_form(text))
 
     def _signed(self, environ: WSGIEnvironment, path: str, query: str, form: Fields) -> bool:
         if self._verify is None:
@@ -159,6 +159,23 @@ class TwilioWebhooks:
             except Exception:
                 log.exception("Twilio webhook %s failed; answering safely", request.path)
                 return route.on_failure(request)
+
+
+def parse_form(text: str, errors: str = "werkzeug.url_quote") -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, errors=errors)``, without its per-field
+    function calls: a field with no ``+`` or ``%`` (most of what Twilio sends) is split and
+    kept as it is. Undecodable escapes are kept as Werkzeug keeps them (its error handler)."""
+    pairs = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in field:
+            name, value = name.replace("+", " "), value.replace("+", " ")
+        if "%" in field:
+            name, value = unquote(name, errors=errors), unquote(value, errors=errors)
+        pairs.append((name, value))
+    return pairs
 
 
 def _plain(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 import logging
+from urllib.parse import parse_qsl
 
 import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
 from hotline.voice import WEBHOOKS_KEY
-from hotline.webhooks import Fields, Route, TwilioWebhooks, WebhookRequest
+from hotline.webhooks import Fields, Route, TwilioWebhooks, WebhookRequest, parse_form
 from tests.voice import AUTH_TOKEN, BASE_URL
 from tests.webhooks.test_voice_webhooks import form, signed_post, verbs
 
@@ -170,3 +171,14 @@ def call(
     answered: list[str] = []
     chunks = router(environ, lambda status, headers, *exc: answered.append(status))  # type: ignore[arg-type]
     return answered[0], b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a=1", "a=1&b=2&a=3", "a", "a=", "=x", "&&a=1&", "From=%2B66812345678&To=1567",
+     "Speech=%E0%B8%AA%E0%B8%A7%E0%B8%B1%E0%B8%AA+%E0%B8%94%E0%B8%B5", "x=%ZZ%E0%B8&y=a+b%2Bc",
+     "a=b=c", "%41%3D=%26", "bad=%ff%fe", "s=abc_-XYZ&e=timeout"],
+)  # fmt: skip
+def test_the_form_parser_reads_exactly_what_parse_qsl_reads(text: str) -> None:
+    for errors in ("werkzeug.url_quote", "replace"):
+        assert parse_form(text, errors) == parse_qsl(text, keep_blank_values=True, errors=errors)
