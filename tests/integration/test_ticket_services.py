@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from hotline.models import metadata
 from tests.factories import SYSTEM, make_agency, make_draft, make_ticket, make_user
@@ -63,6 +63,23 @@ def test_open_ticket_files_a_numbered_audited_complaint(database: Database) -> N
         assert "citizen_id" not in (audit.after or {})
         stored = uow.session.get(Ticket, ticket.id)
         assert stored is not None and stored.created_at == opened_at
+
+
+@pytest.mark.parametrize("located", [True, False])
+def test_an_opened_ticket_comes_back_whole_and_as_stored(database: Database, located: bool) -> None:
+    """open_ticket writes the row with Core: the ticket it returns must still have every column
+    loaded (a detached ticket cannot load one later) and equal to what the database holds."""
+    draft = make_draft() if located else make_draft(province_code=None, district_code=None,
+                                                     postal_code=None)  # fmt: skip
+    ticket = open_ticket(UnitOfWork(database), draft, SYSTEM)
+    state = inspect(ticket)
+    columns = {c.key for c in state.mapper.column_attrs}
+    assert not (state.unloaded & columns), state.unloaded & columns
+    with UnitOfWork(database) as uow:
+        stored = uow.session.get(Ticket, ticket.id)
+        assert stored is not None
+        for name in columns - {"search_text"}:
+            assert getattr(ticket, name) == getattr(stored, name), name
 
 
 def test_withheld_caller_id_on_a_phone_complaint_is_not_an_error(database: Database) -> None:
