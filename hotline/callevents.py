@@ -238,7 +238,16 @@ def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Ca
     rows = [_new_call_row(sid, started.get(sid), at) for sid, at in first_at.items()]
     insert_rows_ignoring_conflicts(session, Call.__table__, rows)
     columns = [getattr(Call, name) for name in ("id", "call_sid", *PROGRESS)]
-    found = session.execute(select(*columns).where(Call.call_sid.in_(list(first_at))))
+    # Locked up front and in id order (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers):
+    # the write-back below is a statement per set of changed columns, and two writers taking
+    # row locks in different orders could deadlock (the direct-write fallback runs in every
+    # web process while Redis is down).
+    found = session.execute(
+        select(*columns)
+        .where(Call.call_sid.in_(list(first_at)))
+        .order_by(Call.id)
+        .with_for_update()
+    )
     return {row.call_sid: CallProgress(*row) for row in found}
 
 
@@ -313,7 +322,8 @@ def _update_call(call: CallProgress, entry: LogEntry) -> None:
 
 def _apply_status(call: CallProgress, entry: LogEntry, data: dict[str, Any]) -> None:
     """Status callbacks may repeat and arrive out of order: only a newer one counts."""
-    sequence = int(data.get("sequence", call.last_sequence + 1))
+    given = data.get("sequence")  # None when Twilio sent no SequenceNumber
+    sequence = call.last_sequence + 1 if given is None else int(given)
     status = entry.value or ""
     if sequence <= call.last_sequence and status not in TERMINAL_STATUSES:
         return

@@ -7,6 +7,7 @@ local-time bug cannot reach the database silently.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -180,23 +181,29 @@ class Database:
 
     def _run_autocommitted(self, sql: str, params: list[dict[str, Any]]) -> None:
         pooled = self.engine.raw_connection()
+        driver: Any = pooled.driver_connection  # psycopg.Connection
+        in_transaction_mode = False  # back to what the pool expects; otherwise never reused
         try:
-            driver: Any = pooled.driver_connection  # psycopg.Connection
             driver.autocommit = True  # the pool hands out idle connections: no open transaction
-            try:
-                with driver.cursor() as cursor:
-                    if len(params) == 1:
-                        cursor.execute(sql, params[0])
-                    else:
-                        cursor.executemany(sql, params)
-            finally:
-                if not driver.closed:
-                    driver.autocommit = False
+            with driver.cursor() as cursor:
+                if len(params) == 1:
+                    cursor.execute(sql, params[0])
+                else:
+                    cursor.executemany(sql, params)
         except Exception as error:
-            if _is_disconnect(error):
-                pooled.invalidate(error)  # as SQLAlchemy would: this connection is not reused
+            if _lost_connection(self.engine.dialect, error, driver):
+                # As SQLAlchemy does on a lost connection: the database went away, so every
+                # pooled connection is stale, not just this one; the next checkouts reconnect.
+                pooled.invalidate(error)
+                self.engine.dispose()
             raise
         finally:
+            if pooled.is_valid:
+                with contextlib.suppress(Exception):
+                    driver.autocommit = False
+                    in_transaction_mode = True
+                if not in_transaction_mode:
+                    pooled.invalidate()
             pooled.close()
 
     def ping(self) -> None:
@@ -303,10 +310,10 @@ def driver_statement(statement: Any, dialect: Dialect, keys: tuple[str, ...]) ->
     return DriverStatement(compiled.string, processors)
 
 
-def _is_disconnect(error: Exception) -> bool:
-    import psycopg
-
-    return isinstance(error, psycopg.OperationalError)
+def _lost_connection(dialect: Dialect, error: Exception, driver: Any) -> bool:
+    """The dialect's own test (a closed or broken connection), as SQLAlchemy applies it."""
+    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+    return isinstance(error, dbapi_error) and dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
 
 
 def insert_ignoring_conflicts(session: Session, target: Any) -> Any:

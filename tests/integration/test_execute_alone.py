@@ -3,10 +3,12 @@ pooled driver connection in autocommit; the rows must come out as SQLAlchemy wou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from hotline.agent_desk import QueueEntry, _queued_upsert
 from hotline.calllog import Call
@@ -76,3 +78,53 @@ def test_the_driver_path_refuses_rows_that_leave_a_value_to_sqlalchemy(
     upsert = _queued_upsert("postgresql")
     with pytest.raises(ValueError, match="rows must give"):
         driver_statement(upsert, pg_database.engine.dialect, ("call_sid", "queue"))
+
+
+@pytest.fixture
+def small_pool(pg_database: Database) -> Iterator[Database]:
+    """The test database behind a pool of two connections, to see each pooled connection."""
+    engine = create_engine(pg_database.engine.url, pool_size=2, max_overflow=0)
+    yield Database(url=pg_database.url, engine=engine)
+    engine.dispose()
+
+
+def pooled_autocommit(database: Database) -> list[bool]:
+    held = [database.engine.raw_connection() for _ in range(2)]
+    try:
+        return [bool(c.driver_connection.autocommit) for c in held]  # type: ignore[union-attr]
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_connections_go_back_to_the_pool_in_transaction_mode(small_pool: Database) -> None:
+    upsert = _queued_upsert("postgresql")
+    small_pool.execute_alone(upsert, [queue_row("CA-pool-1")])
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error class
+        small_pool.execute_alone(upsert, [queue_row("CA-pool-2", queue=None)])  # NOT NULL
+    assert pooled_autocommit(small_pool) == [False, False]
+    with UnitOfWork(small_pool) as uow:  # so a unit of work's rollback still rolls back
+        uow.session.execute(_queued_upsert("postgresql"), [queue_row("CA-pool-3")])
+    assert [e.call_sid for e in stored(small_pool) if e.call_sid.startswith("CA-pool")] == [
+        "CA-pool-1"
+    ]
+
+
+def test_after_the_database_drops_its_connections_one_write_fails_and_the_next_succeed(
+    small_pool: Database, pg_database: Database
+) -> None:
+    pooled_autocommit(small_pool)  # both pooled connections are open
+    with pg_database.engine.connect() as conn:  # as a database restart would
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )  # fmt: skip
+    pg_database.engine.dispose()  # the other tests' pool lost its connections too
+    upsert = _queued_upsert("postgresql")
+    with pytest.raises(psycopg.OperationalError):
+        small_pool.execute_alone(upsert, [queue_row("CA-lost-1")])
+    small_pool.execute_alone(upsert, [queue_row("CA-lost-2")])  # a fresh connection
+    small_pool.execute_alone(upsert, [queue_row("CA-lost-3")])  # the other stale one is gone too
+    assert [e.call_sid for e in stored(small_pool) if e.call_sid.startswith("CA-lost")] == [
+        "CA-lost-2", "CA-lost-3"
+    ]  # fmt: skip

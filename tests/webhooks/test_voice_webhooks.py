@@ -216,6 +216,21 @@ def test_status_callbacks_repeated_and_out_of_order(voice_app: Flask, database: 
     assert ends == [("hangup", "main_menu", "abandoned_ivr")]
 
 
+def test_a_status_callback_without_a_sequence_number_still_closes_the_call(
+    voice_app: Flask, database: Database
+) -> None:
+    """Twilio sends SequenceNumber only to status callbacks with events; without it the
+    callback counts as the next one, and the call log is not held up."""
+    client = voice_app.test_client()
+    signed_post(client, f"{BASE_URL}/twilio/voice", form())
+    signed_post(
+        client, f"{BASE_URL}/twilio/status", form(CallStatus="completed", CallDuration="12")
+    )
+    call = call_row(database, SID)
+    assert call.twilio_status == "completed" and call.duration_s == 12
+    assert call.last_sequence == 0 and call.ended_at is not None
+
+
 # Failure inside a webhook -----------------------------------------------------------------------
 
 
