@@ -303,6 +303,8 @@ def driver_statement(statement: Any, dialect: Dialect, keys: tuple[str, ...]) ->
     missing = sorted(set(compiled.binds) - set(keys))
     if missing:
         raise ValueError(f"rows must give {', '.join(missing)} to run on the driver")
+    if compiled.escaped_bind_names or compiled.post_compile_params:
+        raise ValueError("escaped or expanding parameters: run this statement through SQLAlchemy")
     processors = tuple(
         (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
         for name, bind in compiled.binds.items()
