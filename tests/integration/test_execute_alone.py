@@ -55,7 +55,7 @@ def test_a_naive_datetime_is_refused_and_nothing_is_written(database: Database) 
     with pytest.raises(Exception, match="naive datetime refused"):
         database.execute_alone(upsert, [queue_row("CA1", queued_at=NAIVE)])
     assert stored(database) == []
-    database.execute_alone(upsert, [queue_row("CA2")])  # the pooled connection still works
+    database.execute_alone(upsert, [queue_row("CA2")])  # refused before any write
     assert [e.call_sid for e in stored(database)] == ["CA2"]
 
 
