@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, select, union_all
+from sqlalchemy import CTE, Table, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from ticketing.notify import queue_citizen_update
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import Actor
 from ticketing.phones import normalize_phone, parse_phone_strict
-from ticketing.services import TicketDraft, open_ticket
+from ticketing.services import FiledTicket, TicketDraft, open_ticket, open_ticket_at_once
 from ticketing.statuses import STATUS_TEXT, TicketStatus
 
 IVR_ACTOR = Actor.system("ivr")
@@ -173,7 +173,7 @@ def file_ticket_for_call(
     now: datetime,
     *,
     look_first: bool = False,
-) -> Ticket:
+) -> FiledTicket:
     """The call's ticket: filed now, or found if it was filed already, with its recording linked.
 
     Both the <Record> action and the recording status callback call this, so a caller who
@@ -196,14 +196,10 @@ def file_ticket_for_call(
         postal_code=data.get("postal_code"),
         is_training=data.get("training") == "1",
     )
-
-    def link(session: Session, ticket: Ticket) -> None:
-        link_call_and_recording(session, call_sid, caller, ticket.id, data, now)
-
     try:
-        return open_ticket(
-            rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz, now=now, external_ref=ref, also=link
-        )
+        if rt.db.dialect == "postgresql":
+            return _file_at_once(rt, draft, call_sid, caller, data, now, ref)
+        return _file_step_by_step(rt, draft, call_sid, caller, data, now, ref)
     except IntegrityError:  # the other path filed it a moment ago
         found = _ticket_by_ref(rt, ref)
         if found is None:
@@ -211,9 +207,58 @@ def file_ticket_for_call(
         return found
 
 
-def _ticket_by_ref(rt: Runtime, ref: str) -> Ticket | None:
+def _file_at_once(
+    rt: Runtime,
+    draft: TicketDraft,
+    call_sid: str,
+    caller: str | None,
+    data: Mapping[str, str],
+    now: datetime,
+    ref: str,
+) -> FiledTicket:
+    """PostgreSQL: the ticket, its status change and audit event, the call row, the link and
+    the recording row, all in one autocommitted statement (``open_ticket_at_once``)."""
+    call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
+    recording = _recording_row(call_sid, 0, data, now)
+    values = {f"call_{k}": v for k, v in call_row.items()}
+    values.update({f"rec_{k}": v for k, v in (recording or {}).items() if k != "ticket_id"})
+    writes = _link_with_recording if recording is not None else _link_call
+    ticket, (call_id,) = open_ticket_at_once(rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz,
+                                             now=now, external_ref=ref, also=writes,
+                                             also_values=values)  # fmt: skip
+    if call_id is None:
+        # The call log committed the call row after the statement's snapshot was taken, so
+        # the statement could neither insert it nor see it. The ticket and the recording are
+        # filed; the link follows in a transaction of its own (a new snapshot sees the row).
+        with rt.uow() as uow:
+            _link_step_by_step(uow.session, call_row, ticket.id, None)
+            uow.commit()
+    return ticket
+
+
+def _file_step_by_step(
+    rt: Runtime,
+    draft: TicketDraft,
+    call_sid: str,
+    caller: str | None,
+    data: Mapping[str, str],
+    now: datetime,
+    ref: str,
+) -> FiledTicket:
+    def link(session: Session, ticket: Ticket) -> None:
+        link_call_and_recording(session, call_sid, caller, ticket.id, data, now)
+
+    ticket = open_ticket(
+        rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz, now=now, external_ref=ref, also=link
+    )
+    return FiledTicket(ticket.id, ticket.number)
+
+
+def _ticket_by_ref(rt: Runtime, ref: str) -> FiledTicket | None:
     with rt.uow() as uow:
-        return uow.session.scalars(select(Ticket).where(Ticket.external_ref == ref)).first()
+        query = select(Ticket.id, Ticket.number).where(Ticket.external_ref == ref)
+        row = uow.session.execute(query).first()
+        return None if row is None else FiledTicket(row.id, row.number)
 
 
 def link_call_and_recording(
@@ -225,23 +270,10 @@ def link_call_and_recording(
     now: datetime,
 ) -> None:
     """In the ticket's own transaction: the call row (if the call log is behind), the
-    call–ticket link and the recording row, each an idempotent upsert.
-
-    On PostgreSQL all three are one statement (data-modifying CTEs): this runs inside every
-    phone filing, and each round trip cost more than the rows it wrote.
-    """
+    call–ticket link and the recording row, each an idempotent upsert (``open_ticket``'s
+    ``also``; PostgreSQL files phone tickets with all of them in one statement instead)."""
     call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
-    recording = _recording_row(call_sid, ticket_id, data, now)
-    if session.get_bind().dialect.name == "postgresql":
-        values = {**{f"call_{k}": v for k, v in call_row.items()}, "ticket_id": ticket_id}
-        values.update({f"rec_{k}": v for k, v in (recording or {}).items()})
-        statement = _link_in_one_statement(recording is not None)
-        if session.connection().execute(statement, values).first() is not None:
-            return
-        # The call log committed the call row after this statement's snapshot was taken: the
-        # step-by-step path below sees it (under READ COMMITTED, PostgreSQL's default and ours,
-        # each statement takes a new snapshot).
-    _link_step_by_step(session, call_row, ticket_id, recording)
+    _link_step_by_step(session, call_row, ticket_id, _recording_row(call_sid, ticket_id, data, now))
 
 
 def _recording_row(
@@ -274,11 +306,19 @@ def _link_step_by_step(
         conn.execute(upsert, [recording])
 
 
-@cache
-def _link_in_one_statement(with_recording: bool) -> Any:
-    """``WITH new_call AS (INSERT … ON CONFLICT DO NOTHING RETURNING id), the_call AS (…),
-    link AS (INSERT INTO call_tickets …) [, recording AS (INSERT … ON CONFLICT (sid) DO
-    UPDATE …)] SELECT id FROM the_call``; no row back means the call row is not visible yet."""
+def _link_call(ticket: CTE) -> tuple[list[CTE], list[Any]]:
+    return _call_link_writes(ticket, with_recording=False)
+
+
+def _link_with_recording(ticket: CTE) -> tuple[list[CTE], list[Any]]:
+    return _call_link_writes(ticket, with_recording=True)
+
+
+def _call_link_writes(ticket: CTE, *, with_recording: bool) -> tuple[list[CTE], list[Any]]:
+    """The filing statement's CTEs for the call: ``new_call AS (INSERT … ON CONFLICT DO
+    NOTHING RETURNING id), the_call AS (new_call UNION ALL the logged row), link AS (INSERT
+    INTO call_tickets …)[, recording AS (INSERT … ON CONFLICT (sid) DO UPDATE …)]``, and the
+    call's id as the result's column: NULL when the call row is not visible yet."""
     from sqlalchemy.dialects.postgresql import insert
 
     calls, recordings = cast(Table, Call.__table__), cast(Table, Recording.__table__)
@@ -289,23 +329,23 @@ def _link_in_one_statement(with_recording: bool) -> Any:
     ).cte("new_call")
     existing = select(calls.c.id).where(calls.c.call_sid == bindparam("call_call_sid"))
     the_call = union_all(select(new_call.c.id), existing).cte("the_call")
-    ticket = bindparam("ticket_id", type_=Integer)
     link = (
         insert(call_tickets)
-        .from_select(["call_id", "ticket_id"], select(the_call.c.id, ticket))
+        .from_select(["call_id", "ticket_id"], select(the_call.c.id, ticket.c.id))
         .on_conflict_do_nothing()
     ).cte("link")
-    statement = select(the_call.c.id).add_cte(link)
+    ctes = [new_call, the_call, link]
     if with_recording:
-        columns = _recording_row("", 0, {"recording_sid": "-"}, datetime.now(UTC)) or {}
-        rec_values = {name: bindparam(f"rec_{name}", type_=recordings.c[name].type)
-                      for name in columns}  # fmt: skip
-        upsert = insert(recordings).values(rec_values)
-        keep = {name: upsert.excluded[name] for name in _RECORDING_KEEPS}
-        statement = statement.add_cte(
-            upsert.on_conflict_do_update(index_elements=["sid"], set_=keep).cte("recording")
+        sample = _recording_row("", 0, {"recording_sid": "-"}, datetime.now(UTC)) or {}
+        columns = [name for name in sample if name != "ticket_id"]
+        bound = [bindparam(f"rec_{name}", type_=recordings.c[name].type) for name in columns]
+        upsert = insert(recordings).from_select(
+            ["ticket_id", *columns], select(ticket.c.id, *bound)
         )
-    return statement
+        keep = {name: upsert.excluded[name] for name in _RECORDING_KEEPS}
+        recording = upsert.on_conflict_do_update(index_elements=["sid"], set_=keep)
+        ctes.append(recording.cte("recording"))
+    return ctes, [select(the_call.c.id).scalar_subquery()]
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:

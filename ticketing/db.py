@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -179,7 +180,25 @@ class Database:
         with self.engine.begin() as conn:
             conn.execute(statement, rows)
 
-    def _run_autocommitted(self, sql: str, params: list[dict[str, Any]]) -> None:
+    def fetch_alone(self, statement: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run one statement with ``values`` as a transaction of its own, as ``execute_alone``
+        does, and return its first row. Errors are SQLAlchemy's, as from a session (an
+        IntegrityError for a duplicate key)."""
+        if self.dialect != "postgresql":
+            with self.engine.begin() as conn:
+                row = conn.execute(statement, values).first()
+                return None if row is None else tuple(row)
+        compiled = driver_statement(statement, self.engine.dialect, tuple(values))
+        params = compiled.params(values)
+        dbapi_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        try:
+            return self._run_autocommitted(compiled.sql, [params], fetch=True)
+        except dbapi_error as error:
+            raise DBAPIError.instance(compiled.sql, params, error, dbapi_error) from error
+
+    def _run_autocommitted(
+        self, sql: str, params: list[dict[str, Any]], *, fetch: bool = False
+    ) -> tuple[Any, ...] | None:
         pooled = self.engine.raw_connection()
         driver: Any = pooled.driver_connection  # psycopg.Connection
         in_transaction_mode = False  # back to what the pool expects; otherwise never reused
@@ -188,8 +207,12 @@ class Database:
             with driver.cursor() as cursor:
                 if len(params) == 1:
                     cursor.execute(sql, params[0])
+                    if fetch:
+                        row: tuple[Any, ...] | None = cursor.fetchone()
+                        return row
                 else:
                     cursor.executemany(sql, params)
+                return None
         except Exception as error:
             if _lost_connection(self.engine.dialect, error, driver):
                 # As SQLAlchemy does on a lost connection: the database went away, so every
@@ -244,6 +267,10 @@ class UnitOfWork:
     @property
     def memo(self) -> dict[str, object]:
         return self._database.memo
+
+    @property
+    def database(self) -> Database:
+        return self._database
 
     def __enter__(self) -> UnitOfWork:
         self._session = self._database.session_factory()

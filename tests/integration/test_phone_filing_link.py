@@ -1,34 +1,48 @@
-"""A phone ticket's links: the call row, the call–ticket link and the caller's recording.
+"""A phone ticket and its links: the call row, the call–ticket link and the caller's recording.
 
-On PostgreSQL they are written by one statement of data-modifying CTEs; on SQLite, and when
-that statement cannot see the call row yet, step by step. Both ways must agree.
+On PostgreSQL the IVR files all of it (with the ticket's status change and audit event) in one
+statement of data-modifying CTEs; on SQLite, ``open_ticket`` and the links step by step. Both
+ways must write the same rows, file once whatever is replayed, and link the call even when the
+call log commits its row at the same moment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import CTE, null, select
+from sqlalchemy.exc import IntegrityError
 
 import hotline.ivr_actions as ivr_actions
+from config import Settings
 from hotline.callevents import call_row_values
 from hotline.calllog import Call, call_tickets
-from hotline.ivr_actions import link_call_and_recording
+from hotline.ivr_actions import IVR_ACTOR, file_ticket_for_call, link_call_and_recording
+from hotline.jobs import InlineJobs
+from hotline.runtime import Runtime
 from recordings.models import Recording
+from tests.conftest import truncate_all
 from tests.factories import make_ticket
 from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts
+from ticketing.models import AuditEvent, StatusChange, Ticket
+from ticketing.services import TicketDraft, open_ticket, open_ticket_at_once
 
 AT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 SID = "CA" + "7" * 32
+CALLER = "+66812345678"
 RECORDED = {"recording_sid": "RE" + "7" * 32, "recording_url": "https://api.twilio.com/r",
             "recording_duration": "9"}  # fmt: skip
+COMPLAINT = {"category": "land", "postal_code": "50200", "province_code": "50",
+             "district_code": "5001", "citizen_id": "1101700230708"}  # fmt: skip
 
 
-def link(db: Database, ticket_id: int, data: dict[str, str]) -> None:
-    with UnitOfWork(db) as uow:
-        link_call_and_recording(uow.session, SID, "+66812345678", ticket_id, data, AT)
-        uow.commit()
+def runtime_for(db: Database, tmp_path: Path) -> Runtime:
+    return Runtime(settings=Settings(instance_dir=tmp_path), db=db, redis=None,
+                   jobs=InlineJobs(lambda func, args: func(*args)))  # fmt: skip
 
 
 def links(db: Database) -> tuple[list[tuple[int, int]], list[Call], list[Recording]]:
@@ -39,26 +53,39 @@ def links(db: Database) -> tuple[list[tuple[int, int]], list[Call], list[Recordi
         return pairs, calls, recordings
 
 
-def test_a_call_the_log_has_not_written_yet_is_created_and_linked(database: Database) -> None:
-    ticket = make_ticket(database)
-    link(database, ticket.id, RECORDED)
+def log_call(db: Database, from_number: str) -> None:
+    with UnitOfWork(db) as uow:
+        row = call_row_values(SID, AT, {"from_number": from_number, "to_number": "1567"})
+        uow.session.execute(insert_ignoring_conflicts(uow.session, Call.__table__), [row])
+        uow.commit()
+
+
+def test_a_call_the_log_has_not_written_yet_is_created_and_linked(
+    database: Database, tmp_path: Path
+) -> None:
+    ticket = file_ticket_for_call(runtime_for(database, tmp_path), SID, CALLER,
+                                  {**COMPLAINT, **RECORDED}, AT)  # fmt: skip
 
     pairs, calls, recordings = links(database)
     assert [c.call_sid for c in calls] == [SID]
-    assert calls[0].from_number == "+66812345678" and calls[0].started_at == AT
+    assert calls[0].from_number == CALLER and calls[0].started_at == AT
     assert pairs == [(calls[0].id, ticket.id)]
-    assert [(r.sid, r.ticket_id, r.duration_s, r.state) for r in recordings] == [
-        (RECORDED["recording_sid"], ticket.id, 9, "pending")
+    assert [(r.sid, r.ticket_id, r.duration_s, r.state, r.call_sid) for r in recordings] == [
+        (RECORDED["recording_sid"], ticket.id, 9, "pending", SID)
     ]
-
-
-def test_a_call_already_logged_keeps_its_row(database: Database) -> None:
     with UnitOfWork(database) as uow:
-        row = call_row_values(SID, AT, {"from_number": "+66899999999", "to_number": "1567"})
-        uow.session.execute(insert_ignoring_conflicts(uow.session, Call.__table__), [row])
-        uow.commit()
-    ticket = make_ticket(database)
-    link(database, ticket.id, {})
+        stored = uow.session.get(Ticket, ticket.id)
+        assert stored is not None and stored.number == ticket.number
+        assert (stored.channel, stored.external_ref, stored.caller_phone) == (
+            "phone",
+            f"ivr:{SID}",
+            CALLER,
+        )
+
+
+def test_a_call_already_logged_keeps_its_row(database: Database, tmp_path: Path) -> None:
+    log_call(database, "+66899999999")
+    ticket = file_ticket_for_call(runtime_for(database, tmp_path), SID, CALLER, COMPLAINT, AT)
 
     pairs, calls, recordings = links(database)
     assert [(c.call_sid, c.from_number, c.to_number) for c in calls] == [
@@ -67,26 +94,118 @@ def test_a_call_already_logged_keeps_its_row(database: Database) -> None:
     assert pairs == [(calls[0].id, ticket.id)] and recordings == []
 
 
+def test_filing_again_finds_the_first_ticket_and_writes_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    rt = runtime_for(database, tmp_path)
+    first = file_ticket_for_call(rt, SID, CALLER, {**COMPLAINT, **RECORDED}, AT)
+    again = file_ticket_for_call(rt, SID, CALLER, {**COMPLAINT, **RECORDED}, AT)
+    late = file_ticket_for_call(rt, SID, CALLER, COMPLAINT, AT, look_first=True)
+
+    assert first == again == late
+    pairs, calls, recordings = links(database)
+    assert len(calls) == 1 and pairs == [(calls[0].id, first.id)] and len(recordings) == 1
+    with UnitOfWork(database) as uow:
+        assert len(uow.session.scalars(select(Ticket)).all()) == 1
+        assert len(uow.session.scalars(select(StatusChange)).all()) == 1
+        audit = uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "ticket.open"))
+        assert len(audit.all()) == 1
+
+
 def test_linking_again_changes_nothing_but_the_recording_details(database: Database) -> None:
     ticket = make_ticket(database)
-    link(database, ticket.id, RECORDED)
-    link(database, ticket.id, {**RECORDED, "recording_duration": "11"})
+    for duration in ("9", "11"):
+        with UnitOfWork(database) as uow:
+            data = {**RECORDED, "recording_duration": duration}
+            link_call_and_recording(uow.session, SID, CALLER, ticket.id, data, AT)
+            uow.commit()
 
     pairs, calls, recordings = links(database)
     assert len(calls) == 1 and pairs == [(calls[0].id, ticket.id)]
     assert [(r.ticket_id, r.duration_s) for r in recordings] == [(ticket.id, 11)]
 
 
-def test_when_the_one_statement_sees_no_call_the_steps_still_link(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+def test_when_the_statement_cannot_see_the_call_a_second_transaction_links_it(
+    pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The call log can commit the call row after the statement's snapshot: simulated by a
-    statement that finds no call, the step-by-step path must still link everything."""
-    nothing = select(Call.id).where(Call.id < 0)
-    monkeypatch.setattr(ivr_actions, "_link_in_one_statement", lambda with_recording: nothing)
-    ticket = make_ticket(database)
-    link(database, ticket.id, RECORDED)
+    """The call log can commit the call row after the filing statement's snapshot: the
+    statement then neither inserts nor sees it. Simulated by link writes that give no call;
+    the ticket and recording must be filed and the call linked right after."""
+    log_call(pg, CALLER)
 
-    pairs, calls, recordings = links(database)
+    def blind(ticket: CTE) -> tuple[list[CTE], list[Any]]:
+        ctes, _ = ivr_actions._call_link_writes(ticket, with_recording=True)
+        return [cte for cte in ctes if cte.name == "recording"], [null()]
+
+    monkeypatch.setattr(ivr_actions, "_link_with_recording", blind)
+    data = {**COMPLAINT, **RECORDED}
+    ticket = file_ticket_for_call(runtime_for(pg, tmp_path), SID, CALLER, data, AT)
+
+    pairs, calls, recordings = links(pg)
     assert len(calls) == 1 and pairs == [(calls[0].id, ticket.id)]
     assert [r.ticket_id for r in recordings] == [ticket.id]
+
+
+def test_the_one_statement_writes_what_open_ticket_writes(pg: Database) -> None:
+    """Same draft, same moment: the ticket, its status change and its audit event agree
+    column for column with open_ticket's (but for ids, the number and the reference)."""
+    draft = TicketDraft(channel="phone", category_code="land", caller_phone=CALLER,
+                        citizen_id="1101700230708", province_code="50", district_code="5001",
+                        postal_code="50200")  # fmt: skip
+    at_once, extra = open_ticket_at_once(UnitOfWork(pg), draft, IVR_ACTOR, now=AT,
+                                         external_ref="ivr:one")  # fmt: skip
+    usual = open_ticket(UnitOfWork(pg), draft, IVR_ACTOR, now=AT, external_ref="ivr:two")
+
+    assert extra == ()
+    differ = {"id", "number", "serial", "external_ref", "search_text"}
+    with UnitOfWork(pg) as uow:
+        one, two = (uow.session.get(Ticket, t.id) for t in (at_once, usual))
+        assert one is not None and two is not None and one.number == at_once.number
+        columns = [c.name for c in Ticket.__table__.c if c.name not in differ]
+        assert {c: getattr(one, c) for c in columns} == {c: getattr(two, c) for c in columns}
+        assert one.search_text == two.search_text.replace(two.number, one.number)
+        changes = [uow.session.scalars(select(StatusChange).where(StatusChange.ticket_id == t.id))
+                   .one() for t in (one, two)]  # fmt: skip
+        assert _row(changes[0], {"id", "ticket_id"}) == _row(changes[1], {"id", "ticket_id"})
+        audits = [uow.session.scalars(select(AuditEvent).where(AuditEvent.entity_id == t.number))
+                  .one() for t in (one, two)]  # fmt: skip
+        assert audits[0].after == {**(audits[1].after or {}), "number": one.number}
+        assert _row(audits[0], {"id", "entity_id", "after"}) == _row(
+            audits[1], {"id", "entity_id", "after"}
+        )
+
+
+def test_a_duplicate_reference_is_an_integrity_error_and_writes_nothing(pg: Database) -> None:
+    draft = TicketDraft(channel="phone", category_code="land", caller_phone=CALLER)
+    open_ticket_at_once(UnitOfWork(pg), draft, IVR_ACTOR, now=AT, external_ref="ivr:x")
+    with pytest.raises(IntegrityError):
+        open_ticket_at_once(UnitOfWork(pg), draft, IVR_ACTOR, now=AT,
+                            external_ref="ivr:x")  # fmt: skip
+    with UnitOfWork(pg) as uow:
+        assert len(uow.session.scalars(select(Ticket)).all()) == 1
+        assert len(uow.session.scalars(select(StatusChange)).all()) == 1
+
+
+def test_only_phone_complaints_on_postgresql_are_filed_at_once(database: Database) -> None:
+    refused = (
+        TicketDraft(channel="phone", category_code="land", caller_phone=CALLER)
+        if database.dialect == "sqlite"
+        else TicketDraft(channel="walk_in", category_code="land", description="ถนนชำรุด")
+    )
+    with pytest.raises(ValueError, match="phone complaints on PostgreSQL"):
+        open_ticket_at_once(UnitOfWork(database), refused, IVR_ACTOR, now=AT)
+    with UnitOfWork(database) as uow:
+        assert uow.session.scalars(select(Ticket)).all() == []
+
+
+@pytest.fixture
+def pg(pg_database: Database) -> Iterator[Database]:
+    """PostgreSQL alone, emptied: what only the one-statement filing does."""
+    truncate_all(pg_database)
+    yield pg_database
+    truncate_all(pg_database)
+
+
+def _row(obj: object, leave_out: set[str]) -> dict[str, Any]:
+    table = type(obj).__table__  # type: ignore[attr-defined]
+    return {c.name: getattr(obj, c.name) for c in table.c if c.name not in leave_out}
