@@ -7,13 +7,14 @@ first message (``dedupe_key``), and lookups only read.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, cast
 
-from sqlalchemy import CTE, Table, bindparam, select, union_all
+from sqlalchemy import CTE, Integer, Table, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,12 @@ from ivr_flows.engine import ActionResult, CallState, Validation
 from ivr_flows.thai import spoken_digits, thai_date
 from recordings.models import Recording
 from ticketing.citizen_id import normalize_citizen_id
-from ticketing.db import UnitOfWork, insert_ignoring_conflicts, upsert_statement
+from ticketing.db import (
+    UnitOfWork,
+    insert_for_dialect,
+    insert_ignoring_conflicts,
+    upsert_statement,
+)
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
 from ticketing.models import Center, StatusChange, Ticket
@@ -35,6 +41,7 @@ from ticketing.phones import normalize_phone, parse_phone_strict
 from ticketing.services import FiledTicket, TicketDraft, open_ticket, open_ticket_at_once
 from ticketing.statuses import STATUS_TEXT, TicketStatus
 
+log = logging.getLogger(__name__)
 IVR_ACTOR = Actor.system("ivr")
 PROVINCE_NAMES = {code: name_th for code, name_th, _ in province_choices()}
 
@@ -185,7 +192,7 @@ def file_ticket_for_call(
     if look_first:
         existing = _ticket_by_ref(rt, ref)
         if existing is not None:
-            return existing
+            return _linked(rt, call_sid, existing)
     draft = TicketDraft(
         channel="phone",
         category_code=data.get("category", "other"),
@@ -204,7 +211,7 @@ def file_ticket_for_call(
         found = _ticket_by_ref(rt, ref)
         if found is None:
             raise
-        return found
+        return _linked(rt, call_sid, found)
 
 
 def _file_at_once(
@@ -229,11 +236,35 @@ def _file_at_once(
     if call_id is None:
         # The call log committed the call row after the statement's snapshot was taken, so
         # the statement could neither insert it nor see it. The ticket and the recording are
-        # filed; the link follows in a transaction of its own (a new snapshot sees the row).
-        with rt.uow() as uow:
-            _link_step_by_step(uow.session, call_row, ticket.id, None)
-            uow.commit()
+        # filed; the link follows in a statement of its own (a new snapshot sees the row).
+        _linked(rt, call_sid, ticket)
     return ticket
+
+
+def _linked(rt: Runtime, call_sid: str, ticket: FiledTicket) -> FiledTicket:
+    """Link the call to its ticket if the call log has its row (idempotent). On PostgreSQL
+    the filing statement links it, except when it raced the call log; then this statement
+    does, or, if it fails, the next path to find the ticket (a replay, the recording's status
+    callback). It never fails the webhook: the ticket is filed."""
+    if rt.db.dialect != "postgresql":
+        return ticket  # open_ticket linked it in the ticket's own transaction
+    try:
+        link = {"call_sid": call_sid, "ticket_id": ticket.id}
+        rt.db.execute_alone(_link_logged_call(rt.db.dialect), [link])
+    except Exception:
+        log.exception("could not link call %s to ticket %s", call_sid, ticket.number)
+    return ticket
+
+
+@cache
+def _link_logged_call(dialect: str) -> Any:
+    """``INSERT INTO call_tickets SELECT id, :ticket_id FROM calls WHERE call_sid = :call_sid
+    ON CONFLICT DO NOTHING``: nothing when the call row is missing or already linked."""
+    logged = select(Call.id, bindparam("ticket_id", type_=Integer)).where(
+        Call.call_sid == bindparam("call_sid")
+    )
+    insert = insert_for_dialect(dialect)(call_tickets)
+    return insert.from_select(["call_id", "ticket_id"], logged).on_conflict_do_nothing()
 
 
 def _file_step_by_step(

@@ -52,8 +52,8 @@ class Fields(dict[str, str]):
             return list(self._more[name])
         return [self[name]] if name in self else []
 
-    # RequestValidator asks for ``getall`` (Werkzeug's name) first and falls back to
-    # ``getlist`` on AttributeError: answering it directly halves the signature check's cost.
+    # RequestValidator asks for ``getall`` (multidict's and WebOb's name) first and falls back
+    # to ``getlist`` on AttributeError: answering it directly halves the signature check's cost.
     getall = getlist
 
 

@@ -182,19 +182,26 @@ class Database:
 
     def fetch_alone(self, statement: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """Run one statement with ``values`` as a transaction of its own, as ``execute_alone``
-        does, and return its first row. Errors are SQLAlchemy's, as from a session (an
-        IntegrityError for a duplicate key)."""
+        does, and return its first row (None if it gives none). On PostgreSQL the row comes as
+        the driver gives it, without SQLAlchemy's result processing: ask only for integers and
+        text. Database errors are SQLAlchemy's, as from a session (an IntegrityError for a
+        duplicate key); a value its column type refuses (a naive datetime) is a ValueError."""
         if self.dialect != "postgresql":
             with self.engine.begin() as conn:
-                row = conn.execute(statement, values).first()
+                result = conn.execute(statement, values)
+                row = result.first() if result.returns_rows else None
                 return None if row is None else tuple(row)
         compiled = driver_statement(statement, self.engine.dialect, tuple(values))
         params = compiled.params(values)
-        dbapi_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        dialect = self.engine.dialect
+        dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         try:
             return self._run_autocommitted(compiled.sql, [params], fetch=True)
         except dbapi_error as error:
-            raise DBAPIError.instance(compiled.sql, params, error, dbapi_error) from error
+            raise DBAPIError.instance(
+                compiled.sql, params, error, dbapi_error,
+                hide_parameters=self.engine.hide_parameters, dialect=dialect,
+            ) from error  # fmt: skip
 
     def _run_autocommitted(
         self, sql: str, params: list[dict[str, Any]], *, fetch: bool = False
@@ -207,7 +214,7 @@ class Database:
             with driver.cursor() as cursor:
                 if len(params) == 1:
                     cursor.execute(sql, params[0])
-                    if fetch:
+                    if fetch and cursor.description is not None:  # None: no rows to fetch
                         row: tuple[Any, ...] | None = cursor.fetchone()
                         return row
                 else:

@@ -53,12 +53,14 @@ MAX_NOTE = 10_000
 MAX_NAME = 200
 
 __all__ = [
+    "FiledTicket",
     "TicketDraft",
     "add_note",
     "assign",
     "change_status",
     "merge_duplicate",
     "open_ticket",
+    "open_ticket_at_once",
     "refer",
 ]
 
@@ -143,7 +145,8 @@ class FiledTicket:
 
 
 # More writes for the filing statement, given its ``ticket`` CTE (the new row's id): the CTEs
-# to run with it and the columns they add to its one result row.
+# to run with it and the columns they add to its one result row. The statement is built once
+# per TicketWrites and kept: give a module-level function, never a lambda made per call.
 TicketWrites = Callable[[CTE], tuple[Sequence[CTE], Sequence[ColumnElement[Any]]]]
 
 
@@ -162,7 +165,8 @@ def open_ticket_at_once(
 
     The ticket, its first status change and its audit event (and ``also``'s writes, run with
     ``also_values``) are data-modifying CTEs of one statement: one round trip and no ORM,
-    where ``open_ticket`` makes five (BEGIN, three INSERTs, COMMIT) and builds the ORM object.
+    where ``open_ticket`` makes five (BEGIN, three INSERTs, COMMIT), and its ``also`` more,
+    and builds the ORM object.
     The IVR files every complaint this way, in the middle of a call. No SMS is queued: the
     caller is asked afterwards whether they want one. The rows written are the ones
     ``open_ticket`` writes (tests compare them). Returns the ticket and ``also``'s columns.
@@ -184,7 +188,10 @@ def open_ticket_at_once(
     audit = audit_values(actor, "ticket.open", ("ticket", values["number"]), after=after,
                          at=opened_at)  # fmt: skip
     params = {**_prefixed("t_", values), **_prefixed("s_", status), **_prefixed("a_", audit)}
-    row = uow.database.fetch_alone(_opening_statement(also), {**params, **(also_values or {})})
+    extra = also_values or {}
+    if params.keys() & extra.keys():
+        raise ValueError(f"also_values may not set {sorted(params.keys() & extra.keys())}")
+    row = uow.database.fetch_alone(_opening_statement(also), {**params, **extra})
     if row is None:  # the ticket CTE always gives its row
         raise RuntimeError("the filing statement returned no row")
     _log_opened(clean, values["number"])

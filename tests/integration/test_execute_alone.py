@@ -8,11 +8,18 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import bindparam, create_engine, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from hotline.agent_desk import QueueEntry, _queued_upsert
 from hotline.calllog import Call
-from ticketing.db import Database, UnitOfWork, driver_statement, insert_ignoring_conflicts
+from ticketing.db import (
+    Database,
+    UnitOfWork,
+    driver_statement,
+    insert_for_dialect,
+    insert_ignoring_conflicts,
+)
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 NAIVE = NOW.replace(tzinfo=None)
@@ -128,3 +135,40 @@ def test_after_the_database_drops_its_connections_one_write_fails_and_the_next_s
     assert [e.call_sid for e in stored(small_pool) if e.call_sid.startswith("CA-lost")] == [
         "CA-lost-2", "CA-lost-3"
     ]  # fmt: skip
+
+
+def test_fetch_alone_gives_the_first_row_and_commits(database: Database) -> None:
+    statement = (
+        insert_for_dialect(database.dialect)(Call.__table__)
+        .values({name: bindparam(name, type_=Call.__table__.c[name].type) for name in CALL_ROW})
+        .returning(Call.__table__.c.id, Call.__table__.c.call_sid)
+    )
+    row = database.fetch_alone(statement, {**CALL_ROW, "call_sid": "CA1"})
+    assert row is not None and row[1] == "CA1"
+    with UnitOfWork(database) as uow:
+        assert uow.session.scalars(select(Call.id)).all() == [row[0]]
+
+
+def test_fetch_alone_gives_none_for_no_row_and_sqlalchemy_errors(database: Database) -> None:
+    table = Call.__table__
+    insert = insert_for_dialect(database.dialect)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in CALL_ROW}
+    )
+    database.fetch_alone(insert, {**CALL_ROW, "call_sid": "CA1"})
+    with pytest.raises(IntegrityError):  # the call SID is unique: SQLAlchemy's error, as usual
+        database.fetch_alone(insert, {**CALL_ROW, "call_sid": "CA1"})
+    status = (
+        update(table)
+        .where(table.c.call_sid == bindparam("sid"))
+        .values(twilio_status=bindparam("status"))
+    )
+    assert database.fetch_alone(status, {"sid": "CA1", "status": "completed"}) is None
+    with UnitOfWork(database) as uow:
+        assert uow.session.execute(select(Call.call_sid, Call.twilio_status)).all() == [
+            ("CA1", "completed")
+        ]
+
+
+CALL_ROW = {"call_sid": "", "from_number": None, "from_raw": "", "to_number": "1567",
+            "direction": "inbound", "twilio_status": "in-progress", "is_training": False,
+            "started_at": NOW, "last_sequence": -1}  # fmt: skip

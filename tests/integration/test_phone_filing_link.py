@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import CTE, null, select
+from sqlalchemy import CTE, null, select, text
 from sqlalchemy.exc import IntegrityError
 
 import hotline.ivr_actions as ivr_actions
@@ -28,7 +28,7 @@ from recordings.models import Recording
 from tests.conftest import truncate_all
 from tests.factories import make_ticket
 from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts
-from ticketing.models import AuditEvent, StatusChange, Ticket
+from ticketing.models import AuditEvent, SmsMessage, StatusChange, Ticket
 from ticketing.services import TicketDraft, open_ticket, open_ticket_at_once
 
 AT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -146,6 +146,31 @@ def test_when_the_statement_cannot_see_the_call_a_second_transaction_links_it(
     assert [r.ticket_id for r in recordings] == [ticket.id]
 
 
+def test_a_link_lost_in_the_race_is_made_by_the_next_path_to_find_the_ticket(
+    pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the link after a raced filing fails, the ticket still stands (the webhook does not
+    fail) and the recording's status callback, which finds the ticket, links the call."""
+    log_call(pg, CALLER)
+    rt = runtime_for(pg, tmp_path)
+
+    def blind(ticket: CTE) -> tuple[list[CTE], list[Any]]:
+        return [], [null()]
+
+    def down(statement: Any, rows: Any) -> None:
+        raise OSError("database went away")
+
+    monkeypatch.setattr(ivr_actions, "_link_call", blind)
+    with monkeypatch.context() as broken:
+        broken.setattr(pg, "execute_alone", down)
+        ticket = file_ticket_for_call(rt, SID, CALLER, COMPLAINT, AT)
+    assert links(pg)[0] == []
+
+    found = file_ticket_for_call(rt, SID, CALLER, COMPLAINT, AT, look_first=True)
+    pairs, calls, _ = links(pg)
+    assert found == ticket and pairs == [(calls[0].id, ticket.id)]
+
+
 def test_the_one_statement_writes_what_open_ticket_writes(pg: Database) -> None:
     """Same draft, same moment: the ticket, its status change and its audit event agree
     column for column with open_ticket's (but for ids, the number and the reference)."""
@@ -173,6 +198,10 @@ def test_the_one_statement_writes_what_open_ticket_writes(pg: Database) -> None:
         assert _row(audits[0], {"id", "entity_id", "after"}) == _row(
             audits[1], {"id", "entity_id", "after"}
         )
+        # JSON null, as the ORM writes None, not SQL NULL; and no SMS from either way
+        sql_nulls = "SELECT count(*) FROM audit_events WHERE before IS NULL OR after IS NULL"
+        assert uow.session.scalar(text(sql_nulls)) == 0
+        assert uow.session.scalars(select(SmsMessage)).all() == []
 
 
 def test_a_duplicate_reference_is_an_integrity_error_and_writes_nothing(pg: Database) -> None:
@@ -184,6 +213,16 @@ def test_a_duplicate_reference_is_an_integrity_error_and_writes_nothing(pg: Data
     with UnitOfWork(pg) as uow:
         assert len(uow.session.scalars(select(Ticket)).all()) == 1
         assert len(uow.session.scalars(select(StatusChange)).all()) == 1
+        assert len(uow.session.scalars(select(AuditEvent)).all()) == 1
+
+
+def test_also_values_may_not_replace_the_tickets_own(pg: Database) -> None:
+    draft = TicketDraft(channel="phone", category_code="land", caller_phone=CALLER)
+    with pytest.raises(ValueError, match="t_status"):
+        open_ticket_at_once(UnitOfWork(pg), draft, IVR_ACTOR, now=AT,
+                            also_values={"t_status": "closed"})  # fmt: skip
+    with UnitOfWork(pg) as uow:
+        assert uow.session.scalars(select(Ticket)).all() == []
 
 
 def test_only_phone_complaints_on_postgresql_are_filed_at_once(database: Database) -> None:
