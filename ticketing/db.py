@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from functools import cache
 from types import TracebackType
 from typing import Any, Protocol
 
+from psycopg import RawCursor
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -204,14 +206,14 @@ class Database:
             ) from error  # fmt: skip
 
     def _run_autocommitted(
-        self, sql: str, params: list[dict[str, Any]], *, fetch: bool = False
+        self, sql: str, params: list[list[Any]], *, fetch: bool = False
     ) -> tuple[Any, ...] | None:
         pooled = self.engine.raw_connection()
         driver: Any = pooled.driver_connection  # psycopg.Connection
         in_transaction_mode = False  # back to what the pool expects; otherwise never reused
         try:
             driver.autocommit = True  # the pool hands out idle connections: no open transaction
-            with driver.cursor() as cursor:
+            with RawCursor(driver) as cursor:  # the SQL's placeholders are $1, $2, … already
                 if len(params) == 1:
                     cursor.execute(sql, params[0])
                     if fetch and cursor.description is not None:  # None: no rows to fetch
@@ -317,16 +319,17 @@ class UnitOfWork:
 
 @dataclass(frozen=True, slots=True)
 class DriverStatement:
-    """A Core statement compiled for one dialect: its SQL, and the bind rule of each value."""
+    """A Core statement compiled for one dialect: its SQL with PostgreSQL's own numbered
+    placeholders ($1, $2, …), and each value's name and bind rule, in that order."""
 
     sql: str
     processors: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
-    def params(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: row[name] if process is None else process(row[name])
+    def params(self, row: dict[str, Any]) -> list[Any]:
+        return [
+            row[name] if process is None else process(row[name])
             for name, process in self.processors
-        }
+        ]
 
 
 @cache
@@ -339,11 +342,30 @@ def driver_statement(statement: Any, dialect: Dialect, keys: tuple[str, ...]) ->
         raise ValueError(f"rows must give {', '.join(missing)} to run on the driver")
     if compiled.escaped_bind_names or compiled.post_compile_params:
         raise ValueError("escaped or expanding parameters: run this statement through SQLAlchemy")
+    sql, names = _numbered(compiled.string)
     processors = tuple(
-        (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
-        for name, bind in compiled.binds.items()
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in names
     )
-    return DriverStatement(compiled.string, processors)
+    return DriverStatement(sql, processors)
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """SQLAlchemy's ``%(name)s`` placeholders as $1, $2, … (a name used twice keeps its
+    number) and ``%%`` as ``%``: the SQL psycopg would otherwise derive on every execution,
+    by regular expression, for any statement over 4 KB or 50 values (a phone filing)."""
+    order: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        return f"${order.setdefault(name, len(order) + 1)}"
+
+    return _PLACEHOLDER.sub(number, sql), tuple(order)
 
 
 def _lost_connection(dialect: Dialect, error: Exception, driver: Any) -> bool:

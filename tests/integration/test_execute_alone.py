@@ -16,6 +16,7 @@ from hotline.calllog import Call
 from ticketing.db import (
     Database,
     UnitOfWork,
+    _numbered,
     driver_statement,
     insert_for_dialect,
     insert_ignoring_conflicts,
@@ -172,3 +173,19 @@ def test_fetch_alone_gives_none_for_no_row_and_sqlalchemy_errors(database: Datab
 CALL_ROW = {"call_sid": "", "from_number": None, "from_raw": "", "to_number": "1567",
             "direction": "inbound", "twilio_status": "in-progress", "is_training": False,
             "started_at": NOW, "last_sequence": -1}  # fmt: skip
+
+
+def test_the_driver_sql_numbers_each_name_once_and_keeps_literal_percents() -> None:
+    sql = "SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'p%%' AND y = %(c)s"
+    assert _numbered(sql) == ("SELECT $1, $2, $1 WHERE x LIKE 'p%' AND y = $3", ("a", "b", "c"))
+
+
+def test_a_statement_with_more_values_than_psycopg_caches_runs_on_the_driver(
+    database: Database,
+) -> None:
+    """A phone filing binds over 50 values; its SQL is numbered once, not per execution."""
+    table = Call.__table__
+    names = [f"v{i}" for i in range(60)]
+    values = select(*(bindparam(name, type_=table.c.last_sequence.type) for name in names))
+    row = database.fetch_alone(values, {name: i for i, name in enumerate(names)})
+    assert row == tuple(range(60))
