@@ -29,7 +29,7 @@ from ticketing.db import (
     UnitOfWork,
     insert_rows_ignoring_conflicts,
     update_rows,
-    upsert_statement,
+    upsert_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -360,8 +360,7 @@ def _settle(session: Session, ended: Sequence[CallProgress]) -> None:
             "data": {"duration_s": call.duration_s},
         })  # fmt: skip
     # Late entries may change the outcome: the one end event follows it.
-    session.execute(upsert_statement(session, CallEvent.__table__, "dedupe_key",
-                                     ["kind", "node", "value"]), rows)  # fmt: skip
+    upsert_rows(session, CallEvent.__table__, rows, "dedupe_key", ["kind", "node", "value"])
 
 
 def outcome_of(kinds: set[str], twilio_status: str) -> str:

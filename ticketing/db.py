@@ -428,6 +428,23 @@ def insert_rows_ignoring_conflicts(
     session.connection().execute(statement, {"rows": _json_payload(rows, columns, encoders)})
 
 
+def upsert_rows(
+    session: Session, table: Any, rows: Sequence[dict[str, Any]], key: str, update: list[str]
+) -> None:
+    """Insert many rows (all with the same keys, each ``key`` value once); a row whose ``key``
+    exists updates that row's ``update`` columns instead. On PostgreSQL one statement over one
+    JSON parameter, as :func:`insert_rows_ignoring_conflicts` inserts; an executemany on
+    SQLite."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(upsert_statement(session, table, key, update), rows)
+        return
+    columns = tuple(rows[0])
+    statement, encoders = _json_rows_upsert(table, columns, key, tuple(update))
+    session.connection().execute(statement, {"rows": _json_payload(rows, columns, encoders)})
+
+
 def update_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]], key: str) -> None:
     """Update many rows by ``key``, each to its own values (all rows with the same keys).
 
@@ -487,6 +504,18 @@ def _json_rows_insert(table: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[
     selected, encoders, element = _json_row_values(table, columns)
     statement = insert(table).from_select(list(columns), select(*selected).select_from(element))
     return statement.on_conflict_do_nothing(), encoders
+
+
+@cache
+def _json_rows_upsert(
+    table: Any, columns: tuple[str, ...], key: str, update: tuple[str, ...]
+) -> tuple[Any, tuple[Any, ...]]:
+    from sqlalchemy.dialects.postgresql import insert
+
+    selected, encoders, element = _json_row_values(table, columns)
+    statement = insert(table).from_select(list(columns), select(*selected).select_from(element))
+    changes = {column: statement.excluded[column] for column in update}
+    return statement.on_conflict_do_update(index_elements=[key], set_=changes), encoders
 
 
 def _json_row_values(

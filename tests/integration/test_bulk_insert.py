@@ -11,7 +11,13 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from hotline.callevents import call_row_values
 from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork, insert_rows_ignoring_conflicts, update_rows
+from ticketing.db import (
+    Database,
+    UnitOfWork,
+    insert_rows_ignoring_conflicts,
+    update_rows,
+    upsert_rows,
+)
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
@@ -113,3 +119,28 @@ def test_an_update_too_long_or_naive_is_refused_and_changes_nothing(database: Da
     with UnitOfWork(database) as uow:
         assert set(uow.session.scalars(select(Call.last_node))) == {None}
         assert set(uow.session.scalars(select(Call.ended_at))) == {None}
+
+
+def test_an_upsert_inserts_new_keys_and_updates_only_the_named_columns(
+    database: Database,
+) -> None:
+    call_id = three_calls(database)[0]
+    later = datetime(2026, 11, 24, 3, 9, tzinfo=UTC)
+
+    def end(key: str, kind: str, value: str, at: datetime) -> dict[str, object]:
+        return {"call_id": call_id, "kind": kind, "node": "เมนู", "value": value, "at": at,
+                "dedupe_key": key, "data": {"duration_s": 9}}  # fmt: skip
+
+    first = [end("k1", "hangup", "abandoned_ivr", NOW)]
+    second = [end("k1", "complete", "answered", later), end("k2", "hangup", "busy", later)]
+    for rows in (first, second):
+        with UnitOfWork(database) as uow:
+            upsert_rows(uow.session, CallEvent.__table__, rows, "dedupe_key",
+                        ["kind", "node", "value"])  # fmt: skip
+            uow.commit()
+    with UnitOfWork(database) as uow:
+        events = uow.session.scalars(select(CallEvent).order_by(CallEvent.dedupe_key)).all()
+    assert [(e.dedupe_key, e.kind, e.value, e.at, e.data) for e in events] == [
+        ("k1", "complete", "answered", NOW, {"duration_s": 9}),  # `at` is not updated
+        ("k2", "hangup", "busy", later, {"duration_s": 9}),
+    ]
