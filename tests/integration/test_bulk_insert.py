@@ -1,4 +1,4 @@
-"""insert_rows_ignoring_conflicts: one INSERT … SELECT FROM json_array_elements on PostgreSQL,
+"""insert_rows_ignoring_conflicts: one INSERT … SELECT FROM jsonb_array_elements on PostgreSQL,
 an executemany on SQLite, and the same rows either way."""
 
 from __future__ import annotations
