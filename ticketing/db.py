@@ -18,7 +18,6 @@ from functools import cache
 from types import TracebackType
 from typing import Any, Protocol
 
-from psycopg import RawCursor
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -208,6 +207,8 @@ class Database:
     def _run_autocommitted(
         self, sql: str, params: list[list[Any]], *, fetch: bool = False
     ) -> tuple[Any, ...] | None:
+        from psycopg import RawCursor  # PostgreSQL only: the embedded default never loads it
+
         pooled = self.engine.raw_connection()
         driver: Any = pooled.driver_connection  # psycopg.Connection
         in_transaction_mode = False  # back to what the pool expects; otherwise never reused
@@ -343,6 +344,8 @@ def driver_statement(statement: Any, dialect: Dialect, keys: tuple[str, ...]) ->
     if compiled.escaped_bind_names or compiled.post_compile_params:
         raise ValueError("escaped or expanding parameters: run this statement through SQLAlchemy")
     sql, names = _numbered(compiled.string)
+    if set(names) != set(compiled.binds):  # a name the placeholder pattern could not read
+        raise ValueError("unreadable parameter names: run this statement through SQLAlchemy")
     processors = tuple(
         (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in names
@@ -350,7 +353,7 @@ def driver_statement(statement: Any, dialect: Dialect, keys: tuple[str, ...]) ->
     return DriverStatement(sql, processors)
 
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")  # psycopg's own reading of a name
 
 
 def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -437,6 +440,8 @@ def upsert_rows(
     SQLite."""
     if not rows:
         return
+    if len({row[key] for row in rows}) != len(rows):  # PostgreSQL refuses it; SQLite would not
+        raise ValueError(f"each {key} may come once in an upsert")
     if session.get_bind().dialect.name != "postgresql":
         session.execute(upsert_statement(session, table, key, update), rows)
         return

@@ -127,12 +127,12 @@ def test_an_upsert_inserts_new_keys_and_updates_only_the_named_columns(
     call_id = three_calls(database)[0]
     later = datetime(2026, 11, 24, 3, 9, tzinfo=UTC)
 
-    def end(key: str, kind: str, value: str, at: datetime) -> dict[str, object]:
-        return {"call_id": call_id, "kind": kind, "node": "เมนู", "value": value, "at": at,
-                "dedupe_key": key, "data": {"duration_s": 9}}  # fmt: skip
+    def end(key: str, kind: str, value: str, at: datetime, seconds: int) -> dict[str, object]:
+        return {"call_id": call_id, "kind": kind, "node": f"เมนู{seconds}", "value": value,
+                "at": at, "dedupe_key": key, "data": {"duration_s": seconds}}  # fmt: skip
 
-    first = [end("k1", "hangup", "abandoned_ivr", NOW)]
-    second = [end("k1", "complete", "answered", later), end("k2", "hangup", "busy", later)]
+    first = [end("k1", "hangup", "abandoned_ivr", NOW, 9)]
+    second = [end("k1", "complete", "answered", later, 12), end("k2", "hangup", "busy", later, 5)]
     for rows in (first, second):
         with UnitOfWork(database) as uow:
             upsert_rows(uow.session, CallEvent.__table__, rows, "dedupe_key",
@@ -140,7 +140,10 @@ def test_an_upsert_inserts_new_keys_and_updates_only_the_named_columns(
             uow.commit()
     with UnitOfWork(database) as uow:
         events = uow.session.scalars(select(CallEvent).order_by(CallEvent.dedupe_key)).all()
-    assert [(e.dedupe_key, e.kind, e.value, e.at, e.data) for e in events] == [
-        ("k1", "complete", "answered", NOW, {"duration_s": 9}),  # `at` is not updated
-        ("k2", "hangup", "busy", later, {"duration_s": 9}),
+    assert [(e.dedupe_key, e.kind, e.node, e.value, e.at, e.data) for e in events] == [
+        ("k1", "complete", "เมนู12", "answered", NOW, {"duration_s": 9}),  # `at`, `data` kept
+        ("k2", "hangup", "เมนู5", "busy", later, {"duration_s": 5}),
     ]
+    with UnitOfWork(database) as uow, pytest.raises(ValueError, match="may come once"):
+        twice = [end("k3", "hangup", "busy", NOW, 1), end("k3", "hangup", "busy", NOW, 2)]
+        upsert_rows(uow.session, CallEvent.__table__, twice, "dedupe_key", ["kind"])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, create_engine, select, text, update
+from sqlalchemy import bindparam, create_engine, literal_column, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline.agent_desk import QueueEntry, _queued_upsert
@@ -176,8 +176,12 @@ CALL_ROW = {"call_sid": "", "from_number": None, "from_raw": "", "to_number": "1
 
 
 def test_the_driver_sql_numbers_each_name_once_and_keeps_literal_percents() -> None:
-    sql = "SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'p%%' AND y = %(c)s"
-    assert _numbered(sql) == ("SELECT $1, $2, $1 WHERE x LIKE 'p%' AND y = $3", ("a", "b", "c"))
+    sql = "SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'p%%' AND y = %(c-d)s AND z = '%%(e)s'"
+    assert _numbered(sql) == (
+        "SELECT $1, $2, $1 WHERE x LIKE 'p%' AND y = $3 AND z = '%(e)s'",
+        ("a", "b", "c-d"),
+    )
+    assert _numbered("%%%(x)s") == ("%$1", ("x",))
 
 
 def test_a_statement_with_more_values_than_psycopg_caches_runs_on_the_driver(
@@ -189,3 +193,25 @@ def test_a_statement_with_more_values_than_psycopg_caches_runs_on_the_driver(
     values = select(*(bindparam(name, type_=table.c.last_sequence.type) for name in names))
     row = database.fetch_alone(values, {name: i for i, name in enumerate(names)})
     assert row == tuple(range(60))
+    if database.dialect == "postgresql":
+        sql = driver_statement(values, database.engine.dialect, tuple(names)).sql
+        assert "$60" in sql and "%(" not in sql
+
+
+def test_literal_percents_and_a_repeated_value_survive_the_driver_path(
+    database: Database,
+) -> None:
+    table = Call.__table__
+    database.execute_alone(
+        insert_for_dialect(database.dialect)(table).values(
+            {name: bindparam(name, type_=table.c[name].type) for name in CALL_ROW}
+        ),
+        [{**CALL_ROW, "call_sid": "CA%1"}],
+    )
+    sid = bindparam("sid", type_=table.c.call_sid.type)
+    query = select(table.c.call_sid).where(  # a literal LIKE pattern and `sid` used twice
+        table.c.call_sid.like(literal_column("'CA%'")), table.c.call_sid == sid,
+        sid != literal_column("''"),
+    )  # fmt: skip
+    assert database.fetch_alone(query, {"sid": "CA%1"}) == ("CA%1",)
+    assert database.fetch_alone(query, {"sid": "CA%2"}) is None
