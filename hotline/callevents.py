@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from redis import Redis, RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from hotline.calllog import Call, CallEvent, CallEventKind
@@ -35,6 +36,7 @@ from ticketing.db import (
 log = logging.getLogger(__name__)
 
 BUFFER_KEY = "hotline:call-log"
+DEAD_KEY = "hotline:call-log:refused"  # items the database refused, kept for an operator
 CALL_STARTED = "call_started"
 CALL_STATUS = "call_status"
 CALL_ONLY = frozenset({CALL_STARTED, CALL_STATUS})
@@ -178,14 +180,46 @@ def flush_buffer(database: Database, redis: Redis, items: int = 50) -> int:
 
     The items leave Redis only after the database committed them; if this process dies in
     between, the next flush applies them again and the dedupe keys make that harmless.
+
+    An item the database refuses for what it holds (a value too long for its column, say)
+    would otherwise stay at the head of the list and stop every flush behind it. A batch that
+    fails so is retried one item at a time, and an item that fails alone moves to
+    ``DEAD_KEY``, kept whole for an operator (``docs/operations.md``). A database that is down
+    is no reason: that error goes up and every item stays.
     """
-    raw: list[bytes] = redis.lrange(BUFFER_KEY, 0, items - 1)  # type: ignore[assignment]
-    if not raw:
-        return 0
-    entries = [entry for item in raw for entry in decode_item(item)]
-    DirectWriter(database).write(entries)
-    redis.ltrim(BUFFER_KEY, len(raw), -1)
-    return len(entries)
+    while True:
+        raw: list[bytes] = redis.lrange(BUFFER_KEY, 0, items - 1)  # type: ignore[assignment]
+        if not raw:
+            return 0
+        try:
+            entries = [entry for item in raw for entry in decode_item(item)]
+            DirectWriter(database).write(entries)
+        except REFUSED_DATA as error:
+            if isinstance(error, DBAPIError) and not isinstance(error, DataError | IntegrityError):
+                raise  # the database failed, not the data: everything stays buffered
+            if len(raw) == 1:
+                log.error("call log item refused (%s); moved to %s", _first_line(error), DEAD_KEY)
+                _move_head_to_dead(redis, raw[0])
+            items = 1  # find the refused item: one at a time until the next success
+            continue
+        redis.ltrim(BUFFER_KEY, len(raw), -1)
+        return len(entries)
+
+
+# What an item can hold that the database refuses: a value too long or out of range, a
+# malformed entry, a naive time (StatementError around the column type's ValueError).
+REFUSED_DATA = (StatementError, ValueError, TypeError, KeyError)
+
+
+def _move_head_to_dead(redis: Redis, item: bytes) -> None:
+    with redis.pipeline() as pipe:  # MULTI/EXEC: the item is in one list or the other
+        pipe.rpush(DEAD_KEY, item)
+        pipe.ltrim(BUFFER_KEY, 1, -1)
+        pipe.execute()
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__
 
 
 # Applying entries -------------------------------------------------------------------------

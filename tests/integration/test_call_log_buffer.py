@@ -11,11 +11,21 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
-from hotline.callevents import BUFFER_KEY, DirectWriter, LogEntry, RedisWriter, decode_item
+from hotline.callevents import (
+    BUFFER_KEY,
+    DEAD_KEY,
+    DirectWriter,
+    LogEntry,
+    RedisWriter,
+    decode_item,
+    encode_entries,
+)
 from hotline.calllog import Call, CallEvent
 from hotline.simulator import PhoneSimulator
 from hotline.worker import flush_all
+from tests.conftest import truncate_all
 from tests.twilio_client import FlaskTransport
 from tests.voice import AUTH_TOKEN, BASE_URL, TWILIO_STANDIN, call_row, count, event_kinds
 from ticketing.db import Database
@@ -80,6 +90,56 @@ def test_items_buffered_one_entry_each_by_an_older_release_still_flush(
     assert flush_all(database, redis_client) == 3
     assert call_row(database, "CAold").last_node == "main_menu"
     assert [kind for kind, _, _ in event_kinds(database, "CAold")] == ["ivr_enter", "ivr_input"]
+
+
+def test_an_item_the_database_refuses_is_set_aside_and_the_rest_flow(
+    database: Database, redis_client: redis.Redis
+) -> None:
+    """A refused item at the head of the buffer would stop every flush behind it."""
+    at = datetime.now(UTC)
+
+    def entered(sid: str, step: int) -> LogEntry:
+        return LogEntry(sid, "ivr_enter", at, "main_menu", dedupe_key=f"{sid}:{step}:0")
+
+    naive = entered("CAbad", 0).to_json().replace("+00:00", "")  # a time without its zone
+    good = [encode_entries([entered("CAgood", 0)]), encode_entries([entered("CAgood", 1)])]
+    redis_client.delete(DEAD_KEY)
+    redis_client.rpush(BUFFER_KEY, good[0], naive, b"{not json", good[1])
+
+    assert flush_all(database, redis_client) == 2
+    assert redis_client.llen(BUFFER_KEY) == 0
+    assert redis_client.lrange(DEAD_KEY, 0, -1) == [naive.encode(), b"{not json"]  # kept whole
+    assert [kind for kind, _, _ in event_kinds(database, "CAgood")] == ["ivr_enter", "ivr_enter"]
+    assert count(database, Call) == 1
+
+
+def test_a_value_too_long_for_its_column_is_set_aside_on_postgresql(
+    pg_database: Database, redis_client: redis.Redis
+) -> None:
+    """PostgreSQL refuses it (SQLite does not enforce VARCHAR lengths: it keeps it whole)."""
+    database = pg_database
+    truncate_all(database)
+    at = datetime.now(UTC)
+    long = encode_entries([LogEntry("CAlong", "ivr_enter", at, "x" * 81, dedupe_key="CAlong:0")])
+    fine = encode_entries([LogEntry("CAfine", "ivr_enter", at, "main_menu", dedupe_key="CAf:0")])
+    redis_client.delete(DEAD_KEY)
+    redis_client.rpush(BUFFER_KEY, long, fine)
+    assert flush_all(database, redis_client) == 1
+    assert redis_client.lrange(DEAD_KEY, 0, -1) == [long.encode()]
+    assert call_row(database, "CAfine").last_node == "main_menu"
+    truncate_all(database)
+
+
+def test_a_database_outage_sets_nothing_aside(redis_client: redis.Redis) -> None:
+    down = Database.connect("postgresql://postgres@127.0.0.1:1/none")
+    item = encode_entries([LogEntry("CAx", "ivr_enter", datetime.now(UTC), dedupe_key="CAx:0")])
+    redis_client.delete(DEAD_KEY)
+    redis_client.rpush(BUFFER_KEY, item)
+    with pytest.raises(OperationalError):
+        flush_all(down, redis_client)
+    down.dispose()
+    assert redis_client.lrange(BUFFER_KEY, 0, -1) == [item.encode()]
+    assert redis_client.llen(DEAD_KEY) == 0
 
 
 def test_losing_redis_falls_back_to_direct_writes(database: Database) -> None:
