@@ -203,10 +203,11 @@ def file_ticket_for_call(
         postal_code=data.get("postal_code"),
         is_training=data.get("training") == "1",
     )
+    filing = _CallFiling(draft, call_sid, caller, data, now, ref)
     try:
         if rt.db.dialect == "postgresql":
-            return _file_at_once(rt, draft, call_sid, caller, data, now, ref)
-        return _file_step_by_step(rt, draft, call_sid, caller, data, now, ref)
+            return _file_at_once(rt, filing)
+        return _file_step_by_step(rt, filing)
     except IntegrityError:  # the other path filed it a moment ago
         found = _ticket_by_ref(rt, ref)
         if found is None:
@@ -214,30 +215,36 @@ def file_ticket_for_call(
         return _linked(rt, call_sid, found)
 
 
-def _file_at_once(
-    rt: Runtime,
-    draft: TicketDraft,
-    call_sid: str,
-    caller: str | None,
-    data: Mapping[str, str],
-    now: datetime,
-    ref: str,
-) -> FiledTicket:
+@dataclass(frozen=True, slots=True)
+class _CallFiling:
+    """A complaint to file for a call: the draft and what links it to the call."""
+
+    draft: TicketDraft
+    call_sid: str
+    caller: str | None
+    data: Mapping[str, str]
+    now: datetime
+    ref: str  # the ticket's external_ref: one ticket per call
+
+
+def _file_at_once(rt: Runtime, filing: _CallFiling) -> FiledTicket:
     """PostgreSQL: the ticket, its status change and audit event, the call row, the link and
     the recording row, all in one autocommitted statement (``open_ticket_at_once``)."""
-    call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
-    recording = _recording_row(call_sid, 0, data, now)
+    sid, now = filing.call_sid, filing.now
+    call_row = call_row_values(sid, now, {"from_number": filing.caller,
+                                          "from_raw": filing.caller or ""})  # fmt: skip
+    recording = _recording_row(sid, 0, filing.data, now)
     values = {f"call_{k}": v for k, v in call_row.items()}
     values.update({f"rec_{k}": v for k, v in (recording or {}).items() if k != "ticket_id"})
     writes = _link_with_recording if recording is not None else _link_call
-    ticket, (call_id,) = open_ticket_at_once(rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz,
-                                             now=now, external_ref=ref, also=writes,
-                                             also_values=values)  # fmt: skip
+    ticket, (call_id,) = open_ticket_at_once(rt.uow(), filing.draft, IVR_ACTOR,
+                                             tz=rt.settings.tz, now=now, external_ref=filing.ref,
+                                             also=writes, also_values=values)  # fmt: skip
     if call_id is None:
         # The call log committed the call row after the statement's snapshot was taken, so
         # the statement could neither insert it nor see it. The ticket and the recording are
         # filed; the link follows in a statement of its own (a new snapshot sees the row).
-        _linked(rt, call_sid, ticket)
+        _linked(rt, sid, ticket)
     return ticket
 
 
@@ -267,21 +274,15 @@ def _link_logged_call(dialect: str) -> Any:
     return insert.from_select(["call_id", "ticket_id"], logged).on_conflict_do_nothing()
 
 
-def _file_step_by_step(
-    rt: Runtime,
-    draft: TicketDraft,
-    call_sid: str,
-    caller: str | None,
-    data: Mapping[str, str],
-    now: datetime,
-    ref: str,
-) -> FiledTicket:
-    def link(session: Session, ticket: Ticket) -> None:
-        link_call_and_recording(session, call_sid, caller, ticket.id, data, now)
+def _file_step_by_step(rt: Runtime, filing: _CallFiling) -> FiledTicket:
+    """SQLite: ``open_ticket``, with the call and the recording linked in its transaction."""
 
-    ticket = open_ticket(
-        rt.uow(), draft, IVR_ACTOR, tz=rt.settings.tz, now=now, external_ref=ref, also=link
-    )
+    def link(session: Session, ticket: Ticket) -> None:
+        link_call_and_recording(session, filing.call_sid, filing.caller, ticket.id,
+                                filing.data, filing.now)  # fmt: skip
+
+    ticket = open_ticket(rt.uow(), filing.draft, IVR_ACTOR, tz=rt.settings.tz, now=filing.now,
+                         external_ref=filing.ref, also=link)  # fmt: skip
     return FiledTicket(ticket.id, ticket.number)
 
 
