@@ -38,7 +38,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
-from hotline.callevents import BUFFER_KEY
+from hotline.calls.log import BUFFER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -25,10 +25,11 @@ from sqlalchemy import insert, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ticket_open import URL, prepare
-from hotline.agent_desk import waiting_callers
-from hotline.agent_models import QueueEntry
-from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork
+from hotline.calls.desk import waiting_callers
+from hotline.calls.desk_models import QueueEntry
+from hotline.calls.models import Call, CallEvent
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 HISTORY = int(os.environ.get("BENCH_HISTORY", "200000"))
 WAITING = 30

@@ -37,7 +37,8 @@ from hotline import create_app
 from hotline.metrics.service import refresh_rollups
 from hotline.migrate import upgrade
 from hotline.runtime import runtime
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.permissions import Actor
 from ticketing.users import NewUser, create_user
 

@@ -14,7 +14,7 @@ from flask import Flask
 
 from hotline import create_app
 from hotline.runtime import runtime
-from ticketing.db import utcnow
+from ticketing.db.base import utcnow
 
 OFFICE_MORNING = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Wed 25 Nov 2026, 10:00 in Bangkok
 

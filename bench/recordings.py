@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from config import Settings  # noqa: E402
 from hotline import create_app  # noqa: E402
-from hotline.recording_jobs import sweep  # noqa: E402
+from hotline.background.recordings import sweep  # noqa: E402
 from hotline.runtime import runtime  # noqa: E402
 from recordings.models import Recording  # noqa: E402
 from tests.twilio_standin import TwilioStandIn, wav_bytes  # noqa: E402
-from ticketing.db import UnitOfWork  # noqa: E402
+from ticketing.db.uow import UnitOfWork  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TOTAL = int(os.environ.get("BENCH_RECORDINGS", "500"))

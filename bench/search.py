@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from config.settings import Settings
 from hotline import create_app
 from hotline.migrate import upgrade
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.listing import TicketFilter, list_tickets
 from ticketing.models import Category, Center, CenterKind, Ticket
 from ticketing.numbers import be_year_of, make_ticket_number

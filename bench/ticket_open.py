@@ -21,7 +21,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotline.migrate import upgrade
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.permissions import Actor
 from ticketing.services import TicketDraft, open_ticket
 

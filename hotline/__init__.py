@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings
 from config.logging import configure_logging, request_id_var
 from hotline.runtime import EXTENSION_KEY, build_runtime
-from hotline.twilio_security import NoSessionForWebhooks
+from hotline.twilio.security import NoSessionForWebhooks
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -55,22 +55,22 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from hotline.agent_voice import init_agent_voice
-    from hotline.api import init_api
+    from hotline.api.open311 import init_open311
+    from hotline.api.v1 import init_api
     from hotline.auth import init_auth
-    from hotline.console import bp as console_bp
-    from hotline.console_tickets import bp as tickets_bp
-    from hotline.desk import bp as desk_bp
+    from hotline.console.desk import bp as desk_bp
+    from hotline.console.home import bp as console_bp
+    from hotline.console.ticket_list import bp as tickets_bp
+    from hotline.console.training import init_training
+    from hotline.demo.media import init_simulator_media
+    from hotline.demo.simulator_web import init_simulator
     from hotline.health import bp as health_bp
     from hotline.i18n import init_i18n
-    from hotline.messaging import init_messaging
     from hotline.metrics.views import init_metrics
-    from hotline.open311 import init_open311
     from hotline.runtime import runtime
-    from hotline.simulator_media import init_simulator_media
-    from hotline.simulator_web import init_simulator
-    from hotline.training_web import init_training
-    from hotline.voice import init_voice
+    from hotline.twilio.agent import init_agent_voice
+    from hotline.twilio.messaging import init_messaging
+    from hotline.twilio.voice import init_voice
 
     app.register_blueprint(health_bp)
     init_auth(app)

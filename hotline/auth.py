@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from hotline.runtime import runtime
 from ticketing.audit import record_audit
-from ticketing.db import utcnow
+from ticketing.db.base import utcnow
 from ticketing.models import Role, User
 from ticketing.permissions import Actor
 from ticketing.users import verify_password

@@ -142,7 +142,7 @@ def user_passwd(username: str, password_stdin: bool) -> None:
 @_domain_errors
 def demo_data(tickets: int, days: int, seed: int, if_empty: bool) -> None:
     """Load agencies, a user of every role, and realistic tickets and calls."""
-    from hotline.demo import DEMO_PASSWORD, load_demo_data
+    from hotline.demo.data import DEMO_PASSWORD, load_demo_data
 
     rt = _runtime()
     summary = load_demo_data(rt, tickets=tickets, days=days, seed=seed, if_empty=if_empty)
@@ -269,8 +269,8 @@ def flows_graph(file: str | None, output: Path | None) -> None:
 @click.option("--fork", "fork_per_job", is_flag=True, help="Run each job in a forked process.")
 def worker(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
     """Run background jobs and flush the call log (needs REDIS_URL)."""
-    from hotline.jobs import QUEUE_NAMES
-    from hotline.worker import run_worker
+    from hotline.background.jobs import QUEUE_NAMES
+    from hotline.background.worker import run_worker
 
     unknown = set(queues) - set(QUEUE_NAMES)
     if unknown:
@@ -294,7 +294,7 @@ def worker(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
 )  # fmt: skip
 def call(keys: str, caller: str, base_url: str | None, agent_answers: bool, wait_s: int) -> None:
     """Call the hotline like Twilio would (signed webhooks) and print the conversation."""
-    from hotline.simulator import HttpTransport, PhoneSimulator, QueueBehaviour
+    from hotline.demo.phone import HttpTransport, PhoneSimulator, QueueBehaviour
 
     try:
         settings = Settings.from_env()
@@ -338,8 +338,8 @@ def recordings() -> None:
 @recordings.command("sweep")
 def recordings_sweep() -> None:
     """Enqueue again every recording still pending after RECORDINGS_SWEEP_AFTER_S."""
-    from hotline.jobs import InlineJobs
-    from hotline.recording_jobs import sweep
+    from hotline.background.jobs import InlineJobs
+    from hotline.background.recordings import sweep
 
     rt = _runtime()
     count = sweep(rt)
@@ -355,7 +355,7 @@ def recordings_purge(days: int, dry_run: bool) -> None:
     """Delete the audio of recordings older than DAYS (their records and audit trail stay)."""
     from tqdm import tqdm
 
-    from hotline.recording_jobs import purge
+    from hotline.background.recordings import purge
 
     rt = _runtime()
     with tqdm(unit="rec", desc="purging", disable=dry_run) as bar:
@@ -409,7 +409,7 @@ def deadlines() -> None:
 @_domain_errors
 def deadlines_check() -> None:
     """Run one round now: remind what is due soon, escalate what is overdue."""
-    from hotline.worker import check_deadlines
+    from hotline.background.worker import check_deadlines
 
     report = check_deadlines(_runtime())
     click.echo(

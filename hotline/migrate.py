@@ -8,7 +8,9 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from ticketing.db import Database, UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.holidays import fixed_holidays, save_holidays
 from ticketing.seed import ensure_reference_data
 

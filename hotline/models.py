@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hotline.agent_models
-import hotline.calllog
+import hotline.calls.desk_models
+import hotline.calls.models
 import hotline.metrics.models
 import recordings.models
 import ticketing.models
 import ticketing.practice
-from ticketing.db import Base
+from ticketing.db.base import Base
 
 metadata = Base.metadata
 
@@ -18,8 +18,8 @@ __all__ = ["metadata"]
 _MODEL_MODULES = (
     ticketing.models,
     ticketing.practice,
-    hotline.calllog,
+    hotline.calls.models,
     hotline.metrics.models,
-    hotline.agent_models,
+    hotline.calls.desk_models,
     recordings.models,
 )

@@ -11,8 +11,10 @@ from flask import Flask, current_app
 from redis import Redis
 
 from config import Settings
-from hotline.jobs import InlineJobs, RQJobs
-from ticketing.db import Database, JobDispatcher, UnitOfWork, utcnow
+from hotline.background.jobs import InlineJobs, RQJobs
+from ticketing.db.base import utcnow
+from ticketing.db.engine import Database
+from ticketing.db.uow import JobDispatcher, UnitOfWork
 
 EXTENSION_KEY = "hotline"
 

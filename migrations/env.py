@@ -12,7 +12,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from hotline.models import metadata
-from ticketing.db import UTCDateTime, make_engine
+from ticketing.db.base import UTCDateTime
+from ticketing.db.engine import make_engine
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:

@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from recordings.models import Recording, RecordingState
 from recordings.storage import RecordingStore, key_for
-from ticketing.db import UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Download:
 
 
 class MediaSource(Protocol):
-    """Twilio's media and REST API, as the fetch job needs it (see hotline.twilio_api)."""
+    """Twilio's media and REST API, as the fetch job needs it (see hotline.twilio.rest)."""
 
     def download(self, url: str) -> AbstractContextManager[Download]: ...
     def delete_recording(self, sid: str) -> None: ...

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.db import Base, UTCDateTime, utcnow
+from ticketing.db.base import Base, UTCDateTime, utcnow
 
 
 class RecordingState(StrEnum):

@@ -19,7 +19,8 @@ from sqlalchemy.exc import OperationalError
 
 from hotline.migrate import upgrade
 from hotline.models import metadata
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 pytest_plugins = ["tests.voice"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Agency, Category, Ticket
 from ticketing.permissions import Actor
 from ticketing.services import TicketDraft, open_ticket

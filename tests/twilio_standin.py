@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from hotline.simulator import tone_wav
+from hotline.demo.phone import tone_wav
 
 UNSUBSCRIBED = 21610
 RECORDING_PATH = re.compile(

@@ -14,15 +14,16 @@ from sqlalchemy import func, select
 
 from config import Settings
 from hotline import create_app
-from hotline.calllog import Call, CallEvent
-from hotline.jobs import InlineJobs
+from hotline.background.jobs import InlineJobs
+from hotline.calls.models import Call, CallEvent
+from hotline.demo.phone import Exchange, PhoneSimulator
 from hotline.runtime import runtime
-from hotline.simulator import Exchange, PhoneSimulator
 from tests.conftest import service_missing
 from tests.twilio_client import FlaskTransport
 from tests.twilio_standin import TwilioStandIn
 from tests.webhooks.twiml_check import check_exchange
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 BASE_URL = "https://hotline.example.go.th"
 AUTH_TOKEN = "test-auth-token-1567"

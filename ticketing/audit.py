@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Insert, Table, bindparam, insert
 from sqlalchemy.orm import Session
 
-from ticketing.db import utcnow
+from ticketing.db.base import utcnow
 from ticketing.models import AuditEvent
 from ticketing.permissions import Actor
 

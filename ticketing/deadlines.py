@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, and_, literal, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from ticketing.audit import record_audit
-from ticketing.db import UnitOfWork, insert_ignoring_conflicts
+from ticketing.db.statements import insert_ignoring_conflicts
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import TicketingError
 from ticketing.models import (
     Agency,

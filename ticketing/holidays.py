@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import ValidationError
 from ticketing.models import Holiday
 from ticketing.reference import forget

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ticketing.db import Base, UTCDateTime, utcnow
+from ticketing.db.base import Base, UTCDateTime, utcnow
 from ticketing.statuses import TicketStatus
 
 

@@ -12,7 +12,8 @@ import math
 
 from sqlalchemy.orm import Session
 
-from ticketing.db import insert_ignoring_conflicts, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.statements import insert_ignoring_conflicts
 from ticketing.models import Channel, SmsMessage, SmsStatus, Ticket
 from ticketing.statuses import STATUS_TEXT, TicketStatus
 

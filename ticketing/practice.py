@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import JSON, Column, Float, ForeignKey, Integer, String, Table, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from ticketing.db import Base, UnitOfWork, UTCDateTime, utcnow
+from ticketing.db.base import Base, UTCDateTime, utcnow
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import NotFoundError, PermissionDeniedError, ValidationError
 from ticketing.models import Role, Ticket, User
 from ticketing.permissions import Actor

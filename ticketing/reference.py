@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import NotFoundError, ValidationError
 from ticketing.models import Category, Center, CenterKind, Holiday
 

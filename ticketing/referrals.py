@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ticketing.audit import record_audit
-from ticketing.db import UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import (
     NotFoundError,
     PermissionDeniedError,

@@ -12,7 +12,7 @@ import geothai
 from sqlalchemy import select
 
 from ticketing.categories import CATEGORY_SEEDS
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Category, Center, CenterKind
 
 CENTRAL_CODE = "central"

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ticketing.audit import audit_insert, audit_values, record_audit
 from ticketing.citizen_id import normalize_citizen_id
-from ticketing.db import UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import NotFoundError, PermissionDeniedError, ValidationError
 from ticketing.locations import Location, validate_location
 from ticketing.models import (

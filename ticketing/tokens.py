@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from ticketing.audit import record_audit
-from ticketing.db import UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import ValidationError
 from ticketing.models import Agency, ApiToken, Role, User
 from ticketing.permissions import Actor

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ticketing.audit import record_audit
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import NotFoundError, ValidationError
 from ticketing.models import Agency, Center, Role, User
 from ticketing.permissions import Actor

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from hotline.agent_models import AgentState, AgentStateEvent
-from hotline.calllog import Call, CallEvent
+from hotline.calls.desk_models import AgentState, AgentStateEvent
+from hotline.calls.models import Call, CallEvent
 from hotline.metrics.facts import (
     COUNT_FIELDS,
     MAX_FIELDS,

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus
+from hotline.calls.desk_models import AgentState, AgentStateEvent, AgentStatus
 from hotline.metrics.accumulate import BUCKET, Sums, bucket_of
 
 # state → (field in a half-hour's counts, field in an agent's counts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline.callevents import outcome_of
+from hotline.calls.log import outcome_of
 
 SATISFIED_SCORES = frozenset({"4", "5"})
 SELF_SERVICE_KINDS = frozenset({"ticket_filed", "status_heard"})

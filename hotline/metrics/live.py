@@ -19,9 +19,9 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from hotline.agent_models import AgentState, AgentStatus
 from hotline.auth import roles_required
-from hotline.calllog import Call, CallEvent
+from hotline.calls.desk_models import AgentState, AgentStatus
+from hotline.calls.models import Call, CallEvent
 from hotline.metrics import erlang, figures
 from hotline.metrics.service import MetricsInputError, Period, call_sums, parse_date, today
 from hotline.metrics.views import bp

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.db import Base, UTCDateTime
+from ticketing.db.base import Base, UTCDateTime
 
 
 class CallRollup(Base):

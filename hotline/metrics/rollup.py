@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from hotline.calllog import Call
+from hotline.calls.models import Call
 from hotline.metrics.accumulate import Sums, bucket_of, day_of, iter_facts, raw_sums, week_hour
 from hotline.metrics.agent_time import (
     AGENT_TIME_FIELDS,
@@ -35,7 +35,10 @@ from hotline.metrics.agent_time import (
 )
 from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, MAX_FIELDS, CallFacts, Rules
 from hotline.metrics.models import AgentRollup, CallRollup, FunnelRollup, RollupState
-from ticketing.db import Base, Database, UnitOfWork, insert_for_dialect
+from ticketing.db.base import Base
+from ticketing.db.engine import Database
+from ticketing.db.statements import insert_for_dialect
+from ticketing.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 SETTLE = timedelta(seconds=60)  # late status callbacks and buffered events land within this

@@ -25,7 +25,8 @@ from sqlalchemy import delete
 from ivr_flows.loader import flow_path
 from tests.conftest import free_port, service_missing
 from tests.factories import make_user, unique
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Holiday
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

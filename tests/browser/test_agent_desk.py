@@ -9,10 +9,10 @@ import threading
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from hotline.calllog import Call, call_tickets
+from hotline.calls.models import Call, call_tickets
 from tests.browser.conftest import LiveServer, sign_in
 from tests.factories import VALID_CITIZEN_ID, make_agency
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 
 
 def caller_waiting_for_an_agent(server: LiveServer) -> threading.Thread:

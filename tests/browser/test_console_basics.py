@@ -8,10 +8,10 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from hotline.simulator import tone_wav
+from hotline.demo.phone import tone_wav
 from recordings.models import Recording
 from tests.browser.conftest import LiveServer, sign_in
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import AuditEvent
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from recordings.models import Recording
 from tests.browser.conftest import LiveServer, sign_in
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Ticket
 
 IDLE = "#phone[data-busy=false]"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from hotline.calllog import Call, CallEvent
+from hotline.calls.models import Call, CallEvent
 from tests.browser.conftest import LiveServer, new_context, screenshot, sign_in
 from tests.browser.test_simulator import press, wait_for
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import User
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import ARTIFACTS, LiveServer, sign_in
 from tests.factories import make_agency, make_ticket
-from ticketing.db import UnitOfWork
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Referral, Ticket
 
 

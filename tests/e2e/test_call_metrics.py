@@ -11,15 +11,16 @@ from zoneinfo import ZoneInfo
 import redis
 from flask import Flask
 
-from hotline.calllog import Call
+from hotline.background.worker import Housekeeper
+from hotline.calls.models import Call
+from hotline.demo.phone import PhoneSimulator, QueueBehaviour
 from hotline.metrics.accumulate import raw_sums
 from hotline.metrics.rollup import covered_until, read_sums
 from hotline.metrics.service import rules_for
 from hotline.runtime import runtime
-from hotline.simulator import PhoneSimulator, QueueBehaviour
-from hotline.worker import Housekeeper
 from tests.voice import OFFICE_HOURS
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TZ = ZoneInfo("Asia/Bangkok")

@@ -9,14 +9,15 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hotline.calllog import Call, CallEvent, call_tickets
-from hotline.ivr_actions import ticket_digits
+from hotline.calls.models import Call, CallEvent, call_tickets
+from hotline.demo.phone import PhoneSimulator, QueueBehaviour
 from hotline.runtime import runtime
-from hotline.simulator import PhoneSimulator, QueueBehaviour
+from hotline.twilio.actions import ticket_digits
 from recordings.models import Recording
 from tests.factories import make_ticket
 from tests.voice import NIGHT, call_row, count, event_kinds
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import SmsMessage, Ticket
 
 CALLER = "+66812345678"
@@ -218,7 +219,7 @@ def _normalised(app: Flask, body: str) -> str:
     """TwiML with each sealed state replaced by the state it holds (sealing adds a random IV)."""
     import re
 
-    from hotline.voice import EXTENSION_KEY
+    from hotline.twilio.voice import EXTENSION_KEY
 
     codec = app.extensions[EXTENSION_KEY].codec
 

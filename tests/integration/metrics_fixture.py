@@ -18,9 +18,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hotline.agent_models import AgentStateEvent, AgentStatus
-from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork
+from hotline.calls.desk_models import AgentStateEvent, AgentStatus
+from hotline.calls.models import Call, CallEvent
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 DAY_START = datetime(2026, 11, 1, 17, 0, tzinfo=UTC)  # Bangkok midnight of 2 Nov

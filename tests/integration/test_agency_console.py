@@ -15,7 +15,8 @@ from hotline.runtime import runtime
 from tests.factories import VALID_CITIZEN_ID, make_agency, make_ticket, make_user
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.integration.test_ticket_services import row_counts
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.deadlines import reminder_time, run_deadline_checks
 from ticketing.models import Referral, Ticket
 from ticketing.services import change_status, refer

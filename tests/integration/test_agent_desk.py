@@ -15,17 +15,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hotline.agent_desk import waiting_callers
-from hotline.agent_models import AgentStateEvent, QueueEntry
-from hotline.calllog import Call, call_tickets
-from hotline.simulator import PhoneSimulator, QueueBehaviour, StepwiseCall, Transcript
+from hotline.calls.desk import waiting_callers
+from hotline.calls.desk_models import AgentStateEvent, QueueEntry
+from hotline.calls.models import Call, call_tickets
+from hotline.demo.phone import PhoneSimulator, QueueBehaviour, StepwiseCall, Transcript
 from tests.factories import VALID_CITIZEN_ID, make_ticket, make_user
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.integration.test_ticket_services import row_counts
 from tests.twilio_client import FlaskTransport
 from tests.twilio_standin import TwilioStandIn
 from tests.voice import ACCOUNT, AUTH_TOKEN, BASE_URL, OFFICE_HOURS, call_row, event_kinds
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import AuditEvent, Ticket
 
 SIMULATOR = f"{BASE_URL}/simulator/twilio"

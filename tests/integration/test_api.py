@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 
 from tests.factories import SYSTEM, make_agency, make_ticket, make_user
 from tests.integration.test_ticket_services import row_counts
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import User
 from ticketing.services import refer
 from ticketing.tokens import create_token, revoke

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from hotline.calllog import Call, CallEvent, call_tickets
+from hotline.calls.models import Call, CallEvent, call_tickets
 from hotline.runtime import runtime
 from tests.factories import SYSTEM, make_agency, make_ticket, make_user
 from tests.integration.test_api import call, token_for
 from tests.integration.test_ticket_services import row_counts
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Referral, Ticket, User
 from ticketing.services import change_status, refer
 from ticketing.tokens import create_token

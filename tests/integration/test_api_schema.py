@@ -18,7 +18,7 @@ from schemathesis.checks import (
 
 from tests.integration.test_api import token_for
 from tests.integration.test_api_calls_referrals import make_referred_call
-from ticketing.db import Database
+from ticketing.db.engine import Database
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_json_log_lines_carry_call_sid_and_ticket_number() -> None:
     from config.logging import ContextFilter
 
     record = logging.LogRecord(
-        "hotline.voice", logging.INFO, __file__, 1, "step %s", ("menu",), None
+        "hotline.twilio.voice", logging.INFO, __file__, 1, "step %s", ("menu",), None
     )
     with log_context(call_sid="CA123", ticket_number="6900012346"):
         ContextFilter().filter(record)

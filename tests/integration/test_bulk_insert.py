@@ -9,15 +9,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from hotline.callevents import call_row_values
-from hotline.calllog import Call, CallEvent
-from ticketing.db import (
-    Database,
-    UnitOfWork,
-    insert_rows_ignoring_conflicts,
-    update_rows,
-    upsert_rows,
-)
+from hotline.calls.log import call_row_values
+from hotline.calls.models import Call, CallEvent
+from ticketing.db.engine import Database
+from ticketing.db.statements import insert_rows_ignoring_conflicts, update_rows, upsert_rows
+from ticketing.db.uow import UnitOfWork
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 

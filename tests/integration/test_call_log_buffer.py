@@ -13,7 +13,8 @@ import redis
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from hotline.callevents import (
+from hotline.background.worker import flush_all
+from hotline.calls.log import (
     BUFFER_KEY,
     DEAD_KEY,
     DirectWriter,
@@ -22,13 +23,12 @@ from hotline.callevents import (
     decode_item,
     encode_entries,
 )
-from hotline.calllog import Call, CallEvent
-from hotline.simulator import PhoneSimulator
-from hotline.worker import flush_all
+from hotline.calls.models import Call, CallEvent
+from hotline.demo.phone import PhoneSimulator
 from tests.conftest import truncate_all
 from tests.twilio_client import FlaskTransport
 from tests.voice import AUTH_TOKEN, BASE_URL, TWILIO_STANDIN, call_row, count, event_kinds
-from ticketing.db import Database
+from ticketing.db.engine import Database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 COMPLAINT = ["1", "1", "50200", "1", "#", "record:9", "2", "4"]
@@ -188,7 +188,7 @@ class _Collecting:
 def test_the_batching_writer_hands_entries_on_in_batches() -> None:
     import time
 
-    from hotline.callevents import BatchingWriter
+    from hotline.calls.log import BatchingWriter
 
     inner = _Collecting()
     writer = BatchingWriter(inner, interval_s=0.05)

@@ -9,10 +9,11 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline.agent_models import AgentStateEvent, AgentStatus
-from hotline.calllog import Call, CallEvent
+from hotline.calls.desk_models import AgentStateEvent, AgentStatus
+from hotline.calls.models import Call, CallEvent
 from hotline.cli import main
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Agency, Ticket, User
 from ticketing.users import verify_password
 

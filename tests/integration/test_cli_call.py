@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.simulator import tone_wav
+from hotline.demo.phone import tone_wav
 from recordings.models import Recording
 from tests.conftest import free_port
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 BIN = Path(sys.executable).parent
 

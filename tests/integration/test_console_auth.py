@@ -15,7 +15,8 @@ from recordings.models import Recording
 from recordings.storage import FilesystemStore, key_for
 from tests.factories import make_agency, make_ticket, make_user
 from tests.integration.test_ticket_services import row_counts
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import AuditEvent
 from ticketing.users import set_password
 

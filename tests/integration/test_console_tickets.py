@@ -15,7 +15,8 @@ from tests.factories import SYSTEM, make_agency, make_draft, make_ticket, make_u
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.integration.test_ticket_services import row_counts
 from tests.voice import OFFICE_HOURS
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Referral, Ticket
 from ticketing.numbers import make_ticket_number
 from ticketing.permissions import Actor

@@ -13,11 +13,12 @@ from flask import Flask
 from redis import Redis
 from sqlalchemy import func, select
 
+from hotline.background.worker import Housekeeper
 from hotline.cli import main
-from hotline.worker import Housekeeper
 from tests.factories import SYSTEM, make_agency, make_draft, make_ticket, make_user
 from tests.voice import REDIS_URL
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.deadlines import (
     DeadlineReport,
     is_overdue,

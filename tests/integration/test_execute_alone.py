@@ -11,16 +11,12 @@ import pytest
 from sqlalchemy import bindparam, create_engine, literal_column, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from hotline.agent_desk import QueueEntry, _queued_upsert
-from hotline.calllog import Call
-from ticketing.db import (
-    Database,
-    UnitOfWork,
-    _numbered,
-    driver_statement,
-    insert_for_dialect,
-    insert_ignoring_conflicts,
-)
+from hotline.calls.desk import QueueEntry, _queued_upsert
+from hotline.calls.models import Call
+from ticketing.db.engine import Database
+from ticketing.db.postgres import _numbered, driver_statement
+from ticketing.db.statements import insert_for_dialect, insert_ignoring_conflicts
+from ticketing.db.uow import UnitOfWork
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 NAIVE = NOW.replace(tzinfo=None)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.calllog import Call
+from hotline.calls.models import Call
 from hotline.metrics import figures
 from hotline.metrics.accumulate import Sums, raw_sums
 from hotline.metrics.facts import Rules
@@ -26,7 +26,8 @@ from tests.integration.metrics_fixture import (
     load,
     queue,
 )
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 TZ = ZoneInfo("Asia/Bangkok")
 RULES = Rules(service_level_s=20, short_abandon_s=5)

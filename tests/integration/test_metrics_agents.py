@@ -17,8 +17,8 @@ from sqlalchemy import update
 
 import hotline.metrics.accumulate as accumulate
 import hotline.metrics.rollup as rollup
-from hotline.agent_desk import set_state_by_hand
-from hotline.calllog import Call
+from hotline.calls.desk import set_state_by_hand
+from hotline.calls.models import Call
 from hotline.metrics import figures
 from hotline.metrics.accumulate import Sums, raw_sums
 from hotline.metrics.agent_time import add_agent_time
@@ -35,7 +35,8 @@ from tests.integration.metrics_fixture import (
     local,
     queue,
 )
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 TZ = ZoneInfo("Asia/Bangkok")
 RULES = Rules(service_level_s=20, short_abandon_s=5)

@@ -15,12 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
-from hotline.agent_desk import set_state_by_hand
+from hotline.calls.desk import set_state_by_hand
 from hotline.runtime import runtime
 from tests.factories import SYSTEM, make_agency, make_draft, make_user
 from tests.integration.metrics_fixture import AGENTS_NOW, T0, add_call, load, load_agents
 from tests.integration.test_console_auth import sign_in, username_of
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.services import change_status, open_ticket, refer
 
 FIXTURE_DAY = {"from": "2026-11-02", "to": "2026-11-02"}

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from hotline.open311 import XML_ITEMS
+from hotline.api.open311 import XML_ITEMS
 from hotline.runtime import runtime
 from tests.factories import (
     SYSTEM,
@@ -26,7 +26,8 @@ from tests.factories import (
 )
 from tests.integration.test_api import token_for
 from tests.integration.test_ticket_services import row_counts
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.services import change_status, open_ticket, refer
 
 # The fields the GeoReport v2 spec lists for each document (../shared/reference/civic-thai.md).

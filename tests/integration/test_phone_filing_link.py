@@ -17,17 +17,19 @@ import pytest
 from sqlalchemy import CTE, null, select, text
 from sqlalchemy.exc import IntegrityError
 
-import hotline.ivr_actions as ivr_actions
+import hotline.twilio.actions as ivr_actions
 from config import Settings
-from hotline.callevents import call_row_values
-from hotline.calllog import Call, call_tickets
-from hotline.ivr_actions import IVR_ACTOR, file_ticket_for_call, link_call_and_recording
-from hotline.jobs import InlineJobs
+from hotline.background.jobs import InlineJobs
+from hotline.calls.log import call_row_values
+from hotline.calls.models import Call, call_tickets
 from hotline.runtime import Runtime
+from hotline.twilio.actions import IVR_ACTOR, file_ticket_for_call, link_call_and_recording
 from recordings.models import Recording
 from tests.conftest import truncate_all
 from tests.factories import make_ticket
-from ticketing.db import Database, UnitOfWork, insert_ignoring_conflicts
+from ticketing.db.engine import Database
+from ticketing.db.statements import insert_ignoring_conflicts
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import AuditEvent, SmsMessage, StatusChange, Ticket
 from ticketing.services import TicketDraft, open_ticket, open_ticket_at_once
 

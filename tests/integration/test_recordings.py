@@ -13,16 +13,18 @@ from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from hotline.calllog import Call, call_tickets
-from hotline.jobs import InlineJobs
-from hotline.recording_jobs import fetch_recording, purge, sweep
+from hotline.background.jobs import InlineJobs
+from hotline.background.recordings import fetch_recording, purge, sweep
+from hotline.calls.models import Call, call_tickets
 from hotline.runtime import runtime
 from recordings.models import Recording
 from recordings.storage import FilesystemStore
 from tests.factories import make_ticket
 from tests.twilio_standin import Behaviour, TwilioStandIn
 from tests.voice import AUTH_TOKEN, BASE_URL
-from ticketing.db import Database, UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import AuditEvent
 
 ACCOUNT = "AC" + "0" * 32

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from tests.integration.test_recordings import ACCOUNT, CALL_SID, row, sid
 from tests.twilio_standin import Behaviour, TwilioStandIn
 from tests.voice import AUTH_TOKEN, BASE_URL
-from ticketing.db import Database
+from ticketing.db.engine import Database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 HOTLINE = str(Path(sys.executable).parent / "hotline")

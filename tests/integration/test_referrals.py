@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from tests.factories import make_agency, make_ticket, make_user
 from tests.integration.test_ticket_services import row_counts
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import NotFoundError, ValidationError
 from ticketing.models import Note, Referral, Ticket
 from ticketing.referrals import answer, post_progress, send_back

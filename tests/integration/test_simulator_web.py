@@ -13,15 +13,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from config import SettingsError
-from hotline.calllog import Call
-from hotline.simulator import tone_wav
+from hotline.calls.models import Call
+from hotline.demo.phone import tone_wav
 from recordings.models import Recording
 from tests.factories import make_user
 from tests.integration.test_agent_desk import SIMULATOR, agent_client
 from tests.integration.test_agent_desk import post as desk_post
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.voice import AUTH_TOKEN, call_row, event_kinds
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Ticket
 
 

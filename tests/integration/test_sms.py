@@ -11,12 +11,13 @@ from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from hotline.notifications import send_pending
+from hotline.background.notifications import send_pending
 from hotline.runtime import runtime
 from tests.factories import make_agency, make_ticket, make_user
 from tests.twilio_standin import TwilioStandIn
 from tests.voice import AUTH_TOKEN, BASE_URL
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import SmsMessage
 from ticketing.notify import sms_body, ucs2_segments
 from ticketing.services import change_status, refer

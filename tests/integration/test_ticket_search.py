@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from hotline.migrate import alembic_config
 from tests.factories import SYSTEM, category_id, make_draft, make_ticket, make_user
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import ValidationError
 from ticketing.listing import Cursor, Sort, TicketFilter, list_tickets
 from ticketing.models import Ticket

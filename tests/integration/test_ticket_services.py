@@ -10,7 +10,8 @@ from sqlalchemy import func, inspect, select
 
 from hotline.models import metadata
 from tests.factories import SYSTEM, make_agency, make_draft, make_ticket, make_user
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import (
     IllegalTransitionError,
     NotFoundError,

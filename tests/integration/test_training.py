@@ -16,7 +16,8 @@ from tests.factories import make_ticket, make_user
 from tests.integration.test_api import call, token_for
 from tests.integration.test_console_auth import csrf, sign_in, username_of
 from tests.voice import OFFICE_HOURS
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Ticket
 from ticketing.practice import PracticeCall
 

@@ -325,7 +325,7 @@ def test_a_loop_through_a_menu_is_fine() -> None:
 
 
 def test_the_linter_knows_exactly_the_actions_and_validators_the_application_has() -> None:
-    from hotline.ivr_actions import ACTIONS, VALIDATORS
+    from hotline.twilio.actions import ACTIONS, VALIDATORS
     from ivr_flows.lint import ACTION_VARS, VALIDATOR_VARS
     from ivr_flows.loader import VALIDATORS as SCHEMA_VALIDATORS
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.ivr_state import MAX_AGE_S, StateCodec, StateError
+from hotline.twilio.state import MAX_AGE_S, StateCodec, StateError
 from ivr_flows.engine import CallState
 
 STATE = CallState(node="postal_code", step=4, failures=1, confirming="50200", after_hours=True,

@@ -10,15 +10,16 @@ from defusedxml.ElementTree import fromstring
 from flask import Flask
 from sqlalchemy import select
 
-from hotline.agent_desk import agent_view, waiting_callers
-from hotline.agent_models import AgentStatus, QueueEntry
-from hotline.simulator import Exchange, QueueBehaviour
+from hotline.calls.desk import agent_view, waiting_callers
+from hotline.calls.desk_models import AgentStatus, QueueEntry
+from hotline.demo.phone import Exchange, QueueBehaviour
 from recordings.models import Recording
 from tests.factories import make_agency, make_user
 from tests.voice import BASE_URL, OFFICE_HOURS, call_row
 from tests.webhooks.test_voice_webhooks import form, said, signed_post
 from tests.webhooks.twiml_check import check_exchange
-from ticketing.db import Database, UnitOfWork
+from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 AGENT_LEG = "CA" + "a" * 32
 

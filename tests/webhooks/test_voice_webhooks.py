@@ -16,12 +16,12 @@ from twilio.request_validator import RequestValidator
 
 from config import Settings
 from hotline import create_app
-from hotline.agent_models import QueueEntry
-from hotline.calllog import Call
-from hotline.voice import EXTENSION_KEY, WEBHOOKS_KEY, Ivr
+from hotline.calls.desk_models import QueueEntry
+from hotline.calls.models import Call
+from hotline.twilio.voice import EXTENSION_KEY, WEBHOOKS_KEY, Ivr
 from ivr_flows.engine import CallState
 from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
-from ticketing.db import Database
+from ticketing.db.engine import Database
 
 SID = "CA" + "1" * 32
 

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from hotline.voice import WEBHOOKS_KEY
-from hotline.webhooks import Fields, Route, TwilioWebhooks, WebhookRequest, parse_form
+from hotline.twilio.router import Fields, Route, TwilioWebhooks, WebhookRequest, parse_form
+from hotline.twilio.voice import WEBHOOKS_KEY
 from tests.voice import AUTH_TOKEN, BASE_URL
 from tests.webhooks.test_voice_webhooks import form, signed_post, verbs
 

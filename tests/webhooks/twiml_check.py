@@ -13,8 +13,8 @@ from defusedxml.ElementTree import fromstring
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from hotline.simulator import Exchange
-from hotline.voice import WEBHOOKS_KEY
+from hotline.demo.phone import Exchange
+from hotline.twilio.voice import WEBHOOKS_KEY
 
 VOICE = "Google.th-TH-Standard-A"
 ATTRIBUTES: dict[str, set[str]] = {

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from config.logging import log_context
-from hotline.twilio_security import log_rejected
+from hotline.twilio.security import log_rejected
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

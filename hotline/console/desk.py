@@ -37,7 +37,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
-from hotline.agent_desk import (
+from hotline.auth import current_actor, current_user, roles_required
+from hotline.calls.desk import (
     DESK_ROLES,
     DISPOSITIONS,
     DeskError,
@@ -51,14 +52,13 @@ from hotline.agent_desk import (
     waiting_callers,
     wrap_up,
 )
-from hotline.agent_models import AgentState
-from hotline.agent_voice import agent_identity, call_log_writer
-from hotline.auth import current_actor, current_user, roles_required
-from hotline.calllog import Call, call_tickets
-from hotline.console import be_datetime, status_th
+from hotline.calls.desk_models import AgentState
+from hotline.calls.models import Call, call_tickets
+from hotline.console.home import be_datetime, status_th
 from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
-from hotline.twilio_api import TwilioApi
+from hotline.twilio.agent import agent_identity, call_log_writer
+from hotline.twilio.rest import TwilioApi
 from recordings.models import Recording
 from ticketing.audit import record_audit
 from ticketing.citizen_id import CITIZEN_ID_LENGTH, is_valid_citizen_id

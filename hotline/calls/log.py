@@ -24,14 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from hotline.calllog import Call, CallEvent, CallEventKind
-from ticketing.db import (
-    Database,
-    UnitOfWork,
-    insert_rows_ignoring_conflicts,
-    update_rows,
-    upsert_rows,
-)
+from hotline.calls.models import Call, CallEvent, CallEventKind
+from ticketing.db.engine import Database
+from ticketing.db.statements import insert_rows_ignoring_conflicts, update_rows, upsert_rows
+from ticketing.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

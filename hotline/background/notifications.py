@@ -14,8 +14,10 @@ from sqlalchemy import delete, select
 from twilio.base.exceptions import TwilioRestException
 
 from hotline.runtime import Runtime
-from hotline.twilio_api import SmsNotConfiguredError, TwilioApi
-from ticketing.db import UnitOfWork, insert_ignoring_conflicts, utcnow
+from hotline.twilio.rest import SmsNotConfiguredError, TwilioApi
+from ticketing.db.base import utcnow
+from ticketing.db.statements import insert_ignoring_conflicts
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import SmsMessage, SmsOptOut, SmsStatus
 
 log = logging.getLogger(__name__)

@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline.auth import current_actor, current_user, roles_required
-from hotline.calllog import Call, call_tickets
+from hotline.background.recordings import make_store
+from hotline.calls.models import Call, call_tickets
+from hotline.console.ticket_forms import action_choices, http_status, thai_message
 from hotline.i18n import current_language, localized
-from hotline.recording_jobs import make_store
 from hotline.runtime import runtime
-from hotline.ticket_actions import action_choices, http_status, thai_message
 from recordings.models import Recording, RecordingState
 from recordings.storage import StorageError
 from ticketing import referrals

@@ -20,7 +20,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from ticketing.db import JobRequest
+from ticketing.db.uow import JobRequest
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,16 @@ RETRY_INTERVALS = [10, 30, 60, 300]
 JOB_TIMEOUT_S = 180
 
 
+# A job keeps the dotted path it was enqueued with in Redis. When a release moves a job's
+# function, jobs queued (or waiting for a retry) before the deploy still name the old path:
+# each moved path is kept here, so a worker of the new release runs them.
+MOVED_JOBS = {
+    "hotline.recording_jobs.fetch_recording": "hotline.background.recordings.fetch_recording",
+}
+
+
 def resolve(func_path: str) -> Callable[..., Any]:
-    module_name, _, attr = func_path.rpartition(".")
+    module_name, _, attr = MOVED_JOBS.get(func_path, func_path).rpartition(".")
     func: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
     return func
 
@@ -72,6 +80,16 @@ class InlineJobs:
                 log.exception("inline job %s failed", job.func)
             finally:
                 self._queue.task_done()
+
+
+class HotlineJob(Job):
+    """RQ's job, finding a moved job function by its new path (``MOVED_JOBS``)."""
+
+    @property
+    def func(self) -> Any:
+        if self.instance is None and self.func_name in MOVED_JOBS:
+            return resolve(self.func_name)
+        return super().func
 
 
 class RQJobs:

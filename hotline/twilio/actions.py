@@ -18,19 +18,15 @@ from sqlalchemy import CTE, Integer, Table, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.callevents import LogEntry, call_row_values
-from hotline.calllog import Call, call_tickets
+from hotline.calls.log import LogEntry, call_row_values
+from hotline.calls.models import Call, call_tickets
 from hotline.runtime import Runtime
 from ivr_flows.engine import ActionResult, CallState, Validation
 from ivr_flows.thai import spoken_digits, thai_date
 from recordings.models import Recording
 from ticketing.citizen_id import normalize_citizen_id
-from ticketing.db import (
-    UnitOfWork,
-    insert_for_dialect,
-    insert_ignoring_conflicts,
-    upsert_statement,
-)
+from ticketing.db.statements import insert_for_dialect, insert_ignoring_conflicts, upsert_statement
+from ticketing.db.uow import UnitOfWork
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
 from ticketing.models import Center, StatusChange, Ticket

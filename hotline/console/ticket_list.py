@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from hotline.auth import current_actor, roles_required
-from hotline.console import act_on_ticket, render_ticket, ticket_or_404
+from hotline.console.home import act_on_ticket, render_ticket, ticket_or_404
 from hotline.runtime import runtime
 from ticketing.citizen_id import mask_citizen_id
 from ticketing.errors import TicketingError, ValidationError

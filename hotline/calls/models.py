@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ticketing.db import Base, UTCDateTime, utcnow
+from ticketing.db.base import Base, UTCDateTime, utcnow
 from ticketing.models import Ticket, User
 
 

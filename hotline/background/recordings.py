@@ -14,14 +14,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from config import Settings
-from hotline.calllog import Call, call_tickets
+from hotline.calls.models import Call, call_tickets
 from hotline.runtime import Runtime, runtime
-from hotline.twilio_api import TwilioApi
+from hotline.twilio.rest import TwilioApi
 from recordings import fetch
 from recordings.models import Recording, RecordingState
 from recordings.storage import FilesystemStore, RecordingStore, S3Store, StorageError
 from ticketing.audit import record_audit
-from ticketing.db import JobRequest, UnitOfWork, utcnow
+from ticketing.db.base import utcnow
+from ticketing.db.uow import JobRequest, UnitOfWork
 from ticketing.permissions import Actor
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def make_store(settings: Settings) -> RecordingStore:
 
 def fetch_request(sid: str) -> JobRequest:
     return JobRequest(
-        "hotline.recording_jobs.fetch_recording", (sid,), f"fetch-recording-{sid}", QUEUE
+        "hotline.background.recordings.fetch_recording", (sid,), f"fetch-recording-{sid}", QUEUE
     )
 
 

@@ -36,9 +36,9 @@ from flask.typing import ResponseReturnValue
 from redis import Redis
 
 from hotline.auth import roles_required
+from hotline.demo.media import save_media
+from hotline.demo.phone import CallProgress, CallStateError, PhoneSimulator, Step, StepwiseCall
 from hotline.runtime import runtime
-from hotline.simulator import CallProgress, CallStateError, PhoneSimulator, Step, StepwiseCall
-from hotline.simulator_media import save_media
 from ticketing.permissions import STAFF
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
@@ -96,7 +96,7 @@ class CallStore:
 
 
 def _store() -> CallStore:
-    store: CallStore = current_app.extensions["hotline.simulator-calls"]
+    store: CallStore = current_app.extensions["hotline.demo.phone-calls"]
     return store
 
 
@@ -228,6 +228,6 @@ def _is_wav(audio: bytes) -> bool:
 
 def init_simulator(app: Flask) -> None:
     if runtime(app).settings.simulator_enabled:
-        app.extensions["hotline.simulator-calls"] = CallStore(runtime(app).redis)
+        app.extensions["hotline.demo.phone-calls"] = CallStore(runtime(app).redis)
         app.register_blueprint(bp)
         app.jinja_env.globals["simulator_enabled"] = True  # the header links to it

@@ -21,8 +21,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
-from hotline.calllog import Call, CallEvent, CallEventKind, call_tickets
-from hotline.openapi import OPENAPI
+from hotline.api.openapi import OPENAPI
+from hotline.calls.models import Call, CallEvent, CallEventKind, call_tickets
 from hotline.runtime import runtime
 from ticketing import referrals
 from ticketing.citizen_id import mask_citizen_id

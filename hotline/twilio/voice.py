@@ -1,7 +1,7 @@
 """Twilio voice webhooks: thin handlers over the IVR engine, the actions and the call log.
 
 Each handler reads Twilio's form into typed values, asks the engine, runs the actions it names,
-logs the events and renders TwiML. They are served by :mod:`hotline.webhooks` straight from
+logs the events and renders TwiML. They are served by :mod:`hotline.twilio.router` straight from
 WSGI, which checks the signature first; whatever fails inside, the caller hears an apology in
 Thai and is put through to agents: never a 5xx, never silence.
 """
@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask
 
-from hotline.agent_voice import note_queued_call
-from hotline.callevents import (
+from hotline.background.recordings import note_recording
+from hotline.calls.log import (
     CALL_STARTED,
     CALL_STATUS,
     BatchingWriter,
@@ -29,12 +29,12 @@ from hotline.callevents import (
     LogEntry,
     RedisWriter,
 )
-from hotline.ivr_actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
-from hotline.ivr_state import StateCodec, StateError
-from hotline.recording_jobs import note_recording
 from hotline.runtime import Runtime
-from hotline.twilio_security import EMPTY_TWIML, SIGNATURE_KEY, SignatureCheck
-from hotline.webhooks import Route, TwilioWebhooks, WebhookRequest
+from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
+from hotline.twilio.agent import note_queued_call
+from hotline.twilio.router import Route, TwilioWebhooks, WebhookRequest
+from hotline.twilio.security import EMPTY_TWIML, SIGNATURE_KEY, SignatureCheck
+from hotline.twilio.state import StateCodec, StateError
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
 from ivr_flows.loader import load_flow
@@ -44,7 +44,7 @@ from ticketing.reference import cached_reference_data, reference_data
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "hotline.ivr"
-WEBHOOKS_KEY = "hotline.voice-webhooks"
+WEBHOOKS_KEY = "hotline.twilio.voice-webhooks"
 _HOLD_FALLBACK = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="20" /></Response>'
 APOLOGY = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว ระบบจะโอนสายไปยังเจ้าหน้าที่ กรุณาถือสายรอสักครู่ค่ะ"
 

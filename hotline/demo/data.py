@@ -15,9 +15,9 @@ import geothai
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline.agent_desk import DISPOSITIONS
-from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus
-from hotline.calllog import Call, CallEvent, CallEventKind
+from hotline.calls.desk import DISPOSITIONS
+from hotline.calls.desk_models import AgentState, AgentStateEvent, AgentStatus
+from hotline.calls.models import Call, CallEvent, CallEventKind
 from hotline.runtime import Runtime
 from ticketing.citizen_id import generate_citizen_id
 from ticketing.models import Agency, Category, Ticket, User

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.db import Base, UTCDateTime, utcnow
+from ticketing.db.base import Base, UTCDateTime, utcnow
 
 
 class AgentState(StrEnum):

@@ -7,9 +7,9 @@ import logging
 from flask import Blueprint, Flask, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline.notifications import record_delivery, record_reply
+from hotline.background.notifications import record_delivery, record_reply
 from hotline.runtime import runtime
-from hotline.twilio_security import check_twilio_signature, twiml
+from hotline.twilio.security import check_twilio_signature, twiml
 from ticketing.phones import normalize_phone
 
 bp = Blueprint("messaging", __name__, url_prefix="/twilio")

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from config import Settings
-from hotline.agent_desk import (
+from hotline.background.recordings import note_recording
+from hotline.calls.desk import (
     DESK_ROLES,
     DeskError,
     agent_leg_ended,
@@ -31,13 +32,12 @@ from hotline.agent_desk import (
     note_queued,
     simulated_caller_left,
 )
-from hotline.agent_models import AgentState, QueueEntry
-from hotline.callevents import CallLogWriter
-from hotline.ivr_actions import CallInfo
-from hotline.recording_jobs import note_recording
+from hotline.calls.desk_models import AgentState, QueueEntry
+from hotline.calls.log import CallLogWriter
 from hotline.runtime import Runtime, runtime
-from hotline.twilio_security import check_twilio_signature, empty_twiml, never_fails, twiml
-from ticketing.db import Database
+from hotline.twilio.actions import CallInfo
+from hotline.twilio.security import check_twilio_signature, empty_twiml, never_fails, twiml
+from ticketing.db.engine import Database
 from ticketing.models import Role, User
 
 bp = Blueprint("agent_voice", __name__, url_prefix="/twilio")
@@ -203,7 +203,7 @@ def _busy(database: Database, user_id: int) -> str | None:
 
 def call_log_writer() -> CallLogWriter:
     """The IVR's call-log writer: the desk's events take the same road as the webhooks'."""
-    from hotline.voice import EXTENSION_KEY  # voice imports this module for its enqueue hook
+    from hotline.twilio.voice import EXTENSION_KEY  # voice imports this module for its enqueue hook
 
     writer: CallLogWriter = current_app.extensions[EXTENSION_KEY].writer
     return writer

@@ -23,10 +23,12 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from hotline.agent_models import AgentState, AgentStateEvent, AgentStatus, QueueEntry
-from hotline.callevents import CallLogWriter, LogEntry
-from hotline.calllog import Call, CallEvent
-from ticketing.db import Database, UnitOfWork, insert_for_dialect, insert_ignoring_conflicts
+from hotline.calls.desk_models import AgentState, AgentStateEvent, AgentStatus, QueueEntry
+from hotline.calls.log import CallLogWriter, LogEntry
+from hotline.calls.models import Call, CallEvent
+from ticketing.db.engine import Database
+from ticketing.db.statements import insert_for_dialect, insert_ignoring_conflicts
+from ticketing.db.uow import UnitOfWork
 from ticketing.models import Category, Ticket, User
 from ticketing.permissions import STAFF
 from ticketing.phones import mask_phone

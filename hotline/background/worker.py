@@ -18,9 +18,10 @@ from redis.exceptions import LockError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
-from hotline.callevents import BUFFER_KEY, flush_buffer
+from hotline.background.jobs import HotlineJob
+from hotline.calls.log import BUFFER_KEY, flush_buffer
 from hotline.runtime import Runtime, runtime
-from ticketing.db import Database
+from ticketing.db.engine import Database
 from ticketing.deadlines import DeadlineReport, run_deadline_checks
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,9 @@ class Housekeeper(threading.Thread):
     def round(self) -> None:
         rt = runtime(self._app)
         assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
+        from hotline.background.notifications import send_pending
+        from hotline.background.recordings import purge, sweep
         from hotline.metrics.service import refresh_rollups
-        from hotline.notifications import send_pending
-        from hotline.recording_jobs import purge, sweep
 
         try:
             if rt.redis.set("hotline:lock:sms", "1", nx=True, ex=int(self._interval)):
@@ -151,11 +152,14 @@ def run_worker(
     housekeeper = Housekeeper(app)
     if not burst:
         housekeeper.start()
-    queues = [Queue(name, connection=rt.redis, serializer=JSONSerializer) for name in queue_names]
+    queues = [Queue(name, connection=rt.redis, serializer=JSONSerializer, job_class=HotlineJob)
+              for name in queue_names]  # fmt: skip
     # Our jobs are short, I/O-bound and our own: running them in this process (no fork per job)
     # is four times the throughput, and the app is already built here.
     worker_class = Worker if fork_per_job else SimpleWorker
-    worker = worker_class(queues, connection=rt.redis, serializer=JSONSerializer)
+    worker = worker_class(
+        queues, connection=rt.redis, serializer=JSONSerializer, job_class=HotlineJob
+    )
     try:
         with app.app_context():
             worker.work(with_scheduler=True, burst=burst)

@@ -1,0 +1,1 @@
+"""Work outside a request: job dispatch, the worker process, citizen notifications, recordings."""

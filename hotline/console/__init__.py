@@ -1,0 +1,1 @@
+"""The staff console: one module (and blueprint) per URL family."""
