@@ -38,7 +38,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
-from hotline.calls.log import BUFFER_KEY
+from config.redis_keys import CALL_LOG_BUFFER
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -361,7 +361,7 @@ def mean_of(rounds: list[dict[str, tuple[float, float]]], name: str) -> tuple[fl
 def wait_until_drained() -> None:
     redis = Redis.from_url(REDIS_URL)
     for _ in range(300):
-        if not redis.llen(BUFFER_KEY):
+        if not redis.llen(CALL_LOG_BUFFER):
             time.sleep(1.2)  # the flush that emptied it may still be committing
             return
         time.sleep(0.1)

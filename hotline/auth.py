@@ -33,6 +33,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from config.redis_keys import signin_failures
 from hotline.runtime import runtime
 from ticketing.audit import record_audit
 from ticketing.db.base import utcnow
@@ -144,7 +145,7 @@ class FailureCounter:
         redis = runtime().redis
         for key in keys:
             if redis is not None:
-                name = f"hotline:signin-failures:{key}"
+                name = signin_failures(key)
                 redis.incr(name)
                 redis.expire(name, WINDOW_S)
             else:
@@ -154,14 +155,14 @@ class FailureCounter:
     def clear(self, key: str) -> None:
         redis = runtime().redis
         if redis is not None:
-            redis.delete(f"hotline:signin-failures:{key}")
+            redis.delete(signin_failures(key))
         with self._lock:
             self._local.pop(key, None)
 
     def _count(self, key: str) -> int:
         redis = runtime().redis
         if redis is not None:
-            value = redis.get(f"hotline:signin-failures:{key}")
+            value = redis.get(signin_failures(key))
             return int(value) if value else 0
         cutoff = time.monotonic() - WINDOW_S
         with self._lock:

@@ -22,7 +22,8 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from hotline.api.openapi import OPENAPI
-from hotline.calls.models import Call, CallEvent, CallEventKind, call_tickets
+from hotline.calls.kinds import CallEventKind
+from hotline.calls.models import Call, CallEvent, call_tickets
 from hotline.runtime import runtime
 from ticketing import referrals
 from ticketing.citizen_id import mask_citizen_id

@@ -18,14 +18,15 @@ from redis.exceptions import LockError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
+from config.redis_keys import CALL_LOG_BUFFER, housekeeping_lock
 from hotline.background.jobs import HotlineJob
-from hotline.calls.log import BUFFER_KEY, flush_buffer
+from hotline.calls.buffer import flush_buffer
 from hotline.runtime import Runtime, runtime
 from ticketing.db.engine import Database
 from ticketing.deadlines import DeadlineReport, run_deadline_checks
 
 log = logging.getLogger(__name__)
-FLUSH_LOCK = BUFFER_KEY + ":lock"
+FLUSH_LOCK = CALL_LOG_BUFFER + ":lock"
 LOCK_TTL_S = 60
 DEADLINES_EVERY_S = 60  # reminders and escalations are about days: a minute late is on time
 
@@ -120,16 +121,16 @@ class Housekeeper(threading.Thread):
         from hotline.metrics.service import refresh_rollups
 
         try:
-            if rt.redis.set("hotline:lock:sms", "1", nx=True, ex=int(self._interval)):
+            if rt.redis.set(housekeeping_lock("sms"), "1", nx=True, ex=int(self._interval)):
                 send_pending(rt)
-            if rt.redis.set("hotline:lock:sweep", "1", nx=True, ex=int(self._interval)):
+            if rt.redis.set(housekeeping_lock("sweep"), "1", nx=True, ex=int(self._interval)):
                 sweep(rt)
-            if rt.redis.set("hotline:lock:deadlines", "1", nx=True, ex=DEADLINES_EVERY_S):
+            if rt.redis.set(housekeeping_lock("deadlines"), "1", nx=True, ex=DEADLINES_EVERY_S):
                 check_deadlines(rt)
-            if rt.redis.set("hotline:lock:metrics", "1", nx=True, ex=METRICS_EVERY_S):
+            if rt.redis.set(housekeeping_lock("metrics"), "1", nx=True, ex=METRICS_EVERY_S):
                 refresh_rollups(rt, wait=False)  # another worker may be mid-rebuild
             days = rt.settings.recording_retention_days
-            if days and rt.redis.set("hotline:lock:purge", "1", nx=True, ex=24 * 3600):
+            if days and rt.redis.set(housekeeping_lock("purge"), "1", nx=True, ex=24 * 3600):
                 report = purge(rt, days)
                 log.info("retention: purged %d recordings older than %d days", report.purged, days)
         except Exception:

@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from hotline.calls.buffer import CallLogWriter
 from hotline.calls.desk_models import AgentState, AgentStateEvent, AgentStatus, QueueEntry
-from hotline.calls.log import CallLogWriter, LogEntry
+from hotline.calls.kinds import CallEventKind
+from hotline.calls.log import LogEntry
 from hotline.calls.models import Call, CallEvent
 from ticketing.db.engine import Database
 from ticketing.db.statements import insert_for_dialect, insert_ignoring_conflicts
@@ -329,7 +331,7 @@ def _claim(
         _move(session, status, AgentState.ON_CALL, now, "call_taken", call_sid)
         uow.commit()
     wait_s = int((now - queued_at).total_seconds()) if queued_at else None
-    writer.write([LogEntry(call_sid, "connect", now, dedupe_key=f"{call_sid}:connect",
+    writer.write([LogEntry(call_sid, CallEventKind.CONNECT, now, dedupe_key=f"{call_sid}:connect",
                            data={"wait_s": wait_s, "agent_id": user_id})])  # fmt: skip
     return True
 

@@ -1,42 +1,20 @@
-"""Writing the call log: webhooks hand over entries, which reach the database in batches.
-
-A webhook must answer in milliseconds, so in production it only appends its entries to a Redis
-list; ``hotline worker`` drains the list into PostgreSQL every second (:func:`flush_buffer`).
-Without Redis — or when Redis fails — entries are written straight to the database. Every entry
-carries a dedupe key, so a replayed webhook or a batch applied twice writes nothing twice.
-Tickets and recordings never travel this way: they are committed before the webhook answers.
-"""
+"""The call log's rules: what an entry is, how a batch of entries moves the calls it names on,
+and how a call turned out. Pure rules over a session: no Redis, no Flask."""
 
 from __future__ import annotations
 
-import atexit
 import json
-import logging
-import os
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from redis import Redis, RedisError
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from hotline.calls.models import Call, CallEvent, CallEventKind
-from ticketing.db.engine import Database
+from hotline.calls.kinds import CALL_ONLY, TERMINAL_STATUSES, CallEventKind, CallOutcome
+from hotline.calls.models import Call, CallEvent
 from ticketing.db.statements import insert_rows_ignoring_conflicts, update_rows, upsert_rows
-from ticketing.db.uow import UnitOfWork
-
-log = logging.getLogger(__name__)
-
-BUFFER_KEY = "hotline:call-log"
-DEAD_KEY = "hotline:call-log:refused"  # items the database refused, kept for an operator
-CALL_STARTED = "call_started"
-CALL_STATUS = "call_status"
-CALL_ONLY = frozenset({CALL_STARTED, CALL_STATUS})
-TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +28,9 @@ class LogEntry:
     data: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(self._values(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
 
-    def _values(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "call_sid": self.call_sid,
             "kind": self.kind,
@@ -65,160 +43,12 @@ class LogEntry:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> LogEntry:
-        return cls._from_values(json.loads(text))
+        return cls.from_dict(json.loads(text))
 
     @classmethod
-    def _from_values(cls, values: dict[str, Any]) -> LogEntry:
+    def from_dict(cls, values: dict[str, Any]) -> LogEntry:
         values["at"] = datetime.fromisoformat(values["at"])
         return cls(**values)
-
-
-def encode_entries(entries: Sequence[LogEntry]) -> str:
-    """One Redis list item for a batch of entries: a JSON array, encoded by one C call."""
-    return json.dumps([e._values() for e in entries], ensure_ascii=False, separators=(",", ":"))
-
-
-def decode_item(item: str | bytes) -> list[LogEntry]:
-    """The entries of one buffered item: an array (a batch) or an object (one entry, as written
-    before batches were pushed as one item; a rolling deploy may leave some in the buffer)."""
-    values = json.loads(item)
-    if isinstance(values, dict):
-        return [LogEntry._from_values(values)]
-    return [LogEntry._from_values(v) for v in values]
-
-
-class CallLogWriter(Protocol):
-    def write(self, entries: Sequence[LogEntry]) -> None: ...
-
-
-class DirectWriter:
-    """Applies entries in their own transaction (embedded mode, and the fallback)."""
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
-
-    def write(self, entries: Sequence[LogEntry]) -> None:
-        if not entries:
-            return
-        with UnitOfWork(self._database) as uow:
-            apply_entries(uow.session, entries)
-            uow.commit()
-
-
-class RedisWriter:
-    """Appends entries to a Redis list as one item, in one round trip; writes directly if Redis
-    fails."""
-
-    def __init__(self, redis: Redis, fallback: DirectWriter) -> None:
-        self._redis = redis
-        self._fallback = fallback
-
-    def write(self, entries: Sequence[LogEntry]) -> None:
-        if not entries:
-            return
-        try:
-            self._redis.rpush(BUFFER_KEY, encode_entries(entries))
-        except RedisError:
-            log.warning("Redis unavailable: writing %d call log entries directly", len(entries))
-            self._fallback.write(entries)
-
-
-class BatchingWriter:
-    """Gathers a web worker's entries in memory and hands them on every few milliseconds.
-
-    Takes the Redis round trip off each webhook. A worker killed outright loses at most one
-    interval of step events — never tickets or recordings, which are committed in the request.
-    """
-
-    def __init__(self, inner: CallLogWriter, interval_s: float, max_batch: int = 500) -> None:
-        self._inner = inner
-        self._interval = interval_s
-        self._max_batch = max_batch
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._pending: list[LogEntry] = []
-        self._pid: int | None = None
-
-    def write(self, entries: Sequence[LogEntry]) -> None:
-        with self._lock:
-            self._start_in_this_process()
-            self._pending.extend(entries)
-            if len(self._pending) >= self._max_batch:
-                self._wake.set()
-
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if batch:
-            try:
-                self._inner.write(batch)
-            except Exception:
-                log.exception("lost %d call log entries", len(batch))
-
-    def _start_in_this_process(self) -> None:
-        # gunicorn forks workers: each process needs its own flushing thread.
-        if self._pid == os.getpid():
-            return
-        self._pid = os.getpid()
-        threading.Thread(target=self._run, name="call-log-batcher", daemon=True).start()
-        atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            self.flush()
-
-
-def flush_buffer(database: Database, redis: Redis, items: int = 50) -> int:
-    """Move up to ``items`` buffered items (each a web process's batch of entries) into the
-    database in one transaction; returns how many entries.
-
-    The items leave Redis only after the database committed them; if this process dies in
-    between, the next flush applies them again and the dedupe keys make that harmless.
-
-    An item the database refuses for what it holds (a value too long for its column, say)
-    would otherwise stay at the head of the list and stop every flush behind it. A batch that
-    fails so is retried one item at a time, and an item that fails alone moves to
-    ``DEAD_KEY``, kept whole for an operator (``docs/operations.md``). A database that is down
-    is no reason: that error goes up and every item stays.
-    """
-    while True:
-        raw: list[bytes] = redis.lrange(BUFFER_KEY, 0, items - 1)  # type: ignore[assignment]
-        if not raw:
-            return 0
-        try:
-            entries = [entry for item in raw for entry in decode_item(item)]
-            DirectWriter(database).write(entries)
-        except REFUSED_DATA as error:
-            if isinstance(error, DBAPIError) and not isinstance(error, DataError | IntegrityError):
-                raise  # the database failed, not the data: everything stays buffered
-            if len(raw) == 1:
-                log.error("call log item refused (%s); moved to %s", _first_line(error), DEAD_KEY)
-                _move_head_to_dead(redis, raw[0])
-            items = 1  # find the refused item: one at a time until the next success
-            continue
-        redis.ltrim(BUFFER_KEY, len(raw), -1)
-        return len(entries)
-
-
-# What an item can hold that the database refuses: a value too long or out of range, a
-# malformed entry, a naive time (StatementError around the column type's ValueError).
-REFUSED_DATA = (StatementError, ValueError, TypeError, KeyError)
-
-
-def _move_head_to_dead(redis: Redis, item: bytes) -> None:
-    with redis.pipeline() as pipe:  # MULTI/EXEC: the item is in one list or the other
-        pipe.rpush(DEAD_KEY, item)
-        pipe.ltrim(BUFFER_KEY, 1, -1)
-        pipe.execute()
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-
-
-# Applying entries -------------------------------------------------------------------------
 
 
 def apply_entries(session: Session, entries: Sequence[LogEntry]) -> None:
@@ -263,7 +93,7 @@ def _ensure_calls(session: Session, entries: Sequence[LogEntry]) -> dict[str, Ca
     for entry in entries:
         if entry.call_sid not in first_at or entry.at < first_at[entry.call_sid]:
             first_at[entry.call_sid] = entry.at
-        if entry.kind == CALL_STARTED:
+        if entry.kind == CallEventKind.CALL_STARTED:
             started[entry.call_sid] = entry
     rows = [_new_call_row(sid, started.get(sid), at) for sid, at in first_at.items()]
     insert_rows_ignoring_conflicts(session, Call.__table__, rows)
@@ -338,15 +168,15 @@ def _insert_events(
 def _update_call(call: CallProgress, entry: LogEntry) -> None:
     data = entry.data or {}
     match entry.kind:
-        case "ivr_enter":
+        case CallEventKind.IVR_ENTER:
             call.last_node = entry.node
-        case "connect":
+        case CallEventKind.CONNECT:
             call.answered_at = call.answered_at or entry.at
             call.queue_wait_s = data.get("wait_s", call.queue_wait_s)
             call.agent_id = data.get("agent_id", call.agent_id)
-        case "abandon" | "complete" if "wait_s" in data:
+        case CallEventKind.ABANDON | CallEventKind.COMPLETE if "wait_s" in data:
             call.queue_wait_s = data["wait_s"]
-        case "call_status":
+        case CallEventKind.CALL_STATUS:
             _apply_status(call, entry, data)
 
 
@@ -378,8 +208,8 @@ def _settle(session: Session, ended: Sequence[CallProgress]) -> None:
         kinds[call_id].add(kind)
     rows = []
     for call in ended:
-        call.outcome = outcome_of(kinds[call.id], call.twilio_status)
-        hung_up_in_ivr = call.outcome == "abandoned_ivr"
+        call.outcome = outcome_of(kinds[call.id], call.twilio_status).value
+        hung_up_in_ivr = call.outcome == CallOutcome.ABANDONED_IVR
         rows.append({
             "call_id": call.id,
             "kind": (CallEventKind.HANGUP if hung_up_in_ivr else CallEventKind.COMPLETE).value,
@@ -393,16 +223,16 @@ def _settle(session: Session, ended: Sequence[CallProgress]) -> None:
     upsert_rows(session, CallEvent.__table__, rows, "dedupe_key", ["kind", "node", "value"])
 
 
-def outcome_of(kinds: set[str], twilio_status: str) -> str:
-    """One outcome per call, the way the supervisor reports group them."""
+def outcome_of(kinds: set[str], twilio_status: str) -> CallOutcome:
+    """How a call turned out, from the kinds of event it had and Twilio's last status."""
     if twilio_status in ("busy", "failed", "no-answer", "canceled"):
-        return twilio_status.replace("-", "_")
-    if "connect" in kinds:
-        return "answered"
-    if "enqueue" in kinds:
-        return "abandoned_queue"
-    if "transfer" in kinds:
-        return "transferred"
-    if kinds & {"ticket_filed", "status_heard"}:
-        return "self_service"
-    return "abandoned_ivr"
+        return CallOutcome(twilio_status.replace("-", "_"))
+    if CallEventKind.CONNECT in kinds:
+        return CallOutcome.ANSWERED
+    if CallEventKind.ENQUEUE in kinds:
+        return CallOutcome.ABANDONED_QUEUE
+    if CallEventKind.TRANSFER in kinds:
+        return CallOutcome.TRANSFERRED
+    if kinds & {CallEventKind.TICKET_FILED, CallEventKind.STATUS_HEARD}:
+        return CallOutcome.SELF_SERVICE
+    return CallOutcome.ABANDONED_IVR

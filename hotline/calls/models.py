@@ -8,7 +8,6 @@ write nothing twice.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, text
@@ -16,25 +15,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketing.db.base import Base, UTCDateTime, utcnow
 from ticketing.models import Ticket, User
-
-
-class CallEventKind(StrEnum):
-    IVR_ENTER = "ivr_enter"
-    IVR_INPUT = "ivr_input"
-    IVR_NO_INPUT = "ivr_no_input"
-    IVR_INVALID = "ivr_invalid"
-    TICKET_FILED = "ticket_filed"
-    STATUS_HEARD = "status_heard"
-    ENQUEUE = "enqueue"
-    CONNECT = "connect"
-    ABANDON = "abandon"
-    COMPLETE = "complete"
-    TRANSFER = "transfer"
-    SURVEY_ANSWER = "survey_answer"
-    HANGUP = "hangup"
-    QUEUE_ERROR = "queue_error"
-    SMS_REQUESTED = "sms_requested"
-
 
 call_tickets = Table(
     "call_tickets",

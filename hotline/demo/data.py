@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from hotline.calls.desk import DISPOSITIONS
 from hotline.calls.desk_models import AgentState, AgentStateEvent, AgentStatus
-from hotline.calls.models import Call, CallEvent, CallEventKind
+from hotline.calls.kinds import CallEventKind
+from hotline.calls.models import Call, CallEvent
 from hotline.runtime import Runtime
 from ticketing.citizen_id import generate_citizen_id
 from ticketing.models import Agency, Category, Ticket, User

@@ -35,6 +35,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from redis import Redis
 
+from config.redis_keys import simulator_call
 from hotline.auth import roles_required
 from hotline.demo.media import save_media
 from hotline.demo.phone import CallProgress, CallStateError, PhoneSimulator, Step, StepwiseCall
@@ -71,7 +72,7 @@ class CallStore:
     def get(self, handle: str) -> CallProgress | None:
         raw: Any
         if self.redis is not None:
-            raw = self.redis.get(f"hotline:simulator:{handle}")
+            raw = self.redis.get(simulator_call(handle))
         else:
             with self._lock:
                 expires, raw = self._local.get(handle, (0.0, None))
@@ -81,7 +82,7 @@ class CallStore:
     def put(self, handle: str, progress: CallProgress) -> None:
         raw = json.dumps(progress.to_dict())
         if self.redis is not None:
-            self.redis.set(f"hotline:simulator:{handle}", raw, ex=CALL_TTL_S)
+            self.redis.set(simulator_call(handle), raw, ex=CALL_TTL_S)
             return
         with self._lock:
             now = time.monotonic()
@@ -90,7 +91,7 @@ class CallStore:
 
     def delete(self, handle: str) -> None:
         if self.redis is not None:
-            self.redis.delete(f"hotline:simulator:{handle}")
+            self.redis.delete(simulator_call(handle))
         with self._lock:
             self._local.pop(handle, None)
 

@@ -18,6 +18,7 @@ from sqlalchemy import CTE, Integer, Table, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline.calls.kinds import CallEventKind
 from hotline.calls.log import LogEntry, call_row_values
 from hotline.calls.models import Call, call_tickets
 from hotline.runtime import Runtime
@@ -165,7 +166,9 @@ def file_ticket(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
 def filed_entry(call: CallInfo, number: str) -> LogEntry:
     """The call log's "ticket filed" event: one per call, whichever path filed it."""
     key = f"{call.call_sid}:ticket_filed"
-    return LogEntry(call.call_sid, "ticket_filed", call.now, "file_ticket", number, dedupe_key=key)
+    return LogEntry(
+        call.call_sid, CallEventKind.TICKET_FILED, call.now, "file_ticket", number, dedupe_key=key
+    )
 
 
 def file_ticket_for_call(
@@ -391,7 +394,7 @@ def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionO
             return ActionOutput(ActionResult("no_number"), [])
         queue_citizen_update(uow.session, ticket, TicketStatus.RECEIVED, requested=True)
         uow.commit()
-    entry = LogEntry(call.call_sid, "sms_requested", call.now, "request_sms", number,
+    entry = LogEntry(call.call_sid, CallEventKind.SMS_REQUESTED, call.now, "request_sms", number,
                      dedupe_key=f"{call.call_sid}:sms_requested")  # fmt: skip
     return ActionOutput(ActionResult("ok"), [entry])
 
@@ -417,8 +420,9 @@ def lookup_status(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput
             return ActionOutput(ActionResult(result), [])
         assert ticket is not None  # noqa: S101 - implied by own_number or id_matches
         data = _status_vars(uow, ticket, rt)
-    entry = LogEntry(call.call_sid, "status_heard", call.now, "lookup_status", ticket.number,
-                     dedupe_key=f"{call.call_sid}:status_heard:{ticket.number}")  # fmt: skip
+    key = f"{call.call_sid}:status_heard:{ticket.number}"
+    entry = LogEntry(call.call_sid, CallEventKind.STATUS_HEARD, call.now, "lookup_status",
+                     ticket.number, dedupe_key=key)  # fmt: skip
     return ActionOutput(ActionResult("ok", data), [entry])
 
 

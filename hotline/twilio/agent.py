@@ -22,6 +22,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from config import Settings
 from hotline.background.recordings import note_recording
+from hotline.calls.buffer import CallLogWriter
 from hotline.calls.desk import (
     DESK_ROLES,
     DeskError,
@@ -33,7 +34,6 @@ from hotline.calls.desk import (
     simulated_caller_left,
 )
 from hotline.calls.desk_models import AgentState, QueueEntry
-from hotline.calls.log import CallLogWriter
 from hotline.runtime import Runtime, runtime
 from hotline.twilio.actions import CallInfo
 from hotline.twilio.security import check_twilio_signature, empty_twiml, never_fails, twiml

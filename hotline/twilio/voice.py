@@ -20,15 +20,9 @@ from typing import Any
 from flask import Flask
 
 from hotline.background.recordings import note_recording
-from hotline.calls.log import (
-    CALL_STARTED,
-    CALL_STATUS,
-    BatchingWriter,
-    CallLogWriter,
-    DirectWriter,
-    LogEntry,
-    RedisWriter,
-)
+from hotline.calls.buffer import BatchingWriter, CallLogWriter, DirectWriter, RedisWriter
+from hotline.calls.kinds import CallEventKind
+from hotline.calls.log import LogEntry
 from hotline.runtime import Runtime
 from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
 from hotline.twilio.agent import note_queued_call
@@ -213,8 +207,9 @@ class VoiceWebhooks:
         """A call comes in: open the call log and play the flow's start."""
         ivr, rt, call = self.ivr, self.rt, self._call_info(request)
         form = request.form
+        sid = call.call_sid
         started = LogEntry(
-            call.call_sid, CALL_STARTED, call.now, dedupe_key=f"{call.call_sid}:started",
+            sid, CallEventKind.CALL_STARTED, call.now, dedupe_key=f"{sid}:started",
             data={"from_number": call.caller, "from_raw": form.get("From", ""),
                   "to_number": form.get("To", ""), "direction": form.get("Direction", "inbound")},
         )  # fmt: skip
@@ -288,7 +283,7 @@ class VoiceWebhooks:
         form = request.form
         call_sid = form.get("CallSid", "")
         at = _timestamp(form.get("Timestamp")) or datetime.now(UTC)
-        entry = LogEntry(call_sid, CALL_STATUS, at, value=form.get("CallStatus", ""),
+        entry = LogEntry(call_sid, CallEventKind.CALL_STATUS, at, value=form.get("CallStatus", ""),
                          data={"sequence": _int(form.get("SequenceNumber")),
                                "duration": _int(form.get("CallDuration"))})  # fmt: skip
         if call_sid:
@@ -403,17 +398,30 @@ def _queue_entries(
         queued_at = _parse_iso(state.data.get("queued_at"))
         connected = queued_at + timedelta(seconds=wait_s or 0) if queued_at else call.now
         return [
-            LogEntry(sid, "connect", connected, state.node, dedupe_key=f"{sid}:connect", data=data),
-            LogEntry(sid, "complete", call.now, state.node, "agent", dedupe_key=f"{sid}:agent_done",
-                     data=data),
+            LogEntry(sid, CallEventKind.CONNECT, connected, state.node,
+                     dedupe_key=f"{sid}:connect", data=data),
+            LogEntry(sid, CallEventKind.COMPLETE, call.now, state.node, "agent",
+                     dedupe_key=f"{sid}:agent_done", data=data),
         ]  # fmt: skip
     if result == "hangup":
         return [
-            LogEntry(sid, "abandon", call.now, state.node, dedupe_key=f"{sid}:abandon", data=data)
+            LogEntry(
+                sid,
+                CallEventKind.ABANDON,
+                call.now,
+                state.node,
+                dedupe_key=f"{sid}:abandon",
+                data=data,
+            )
         ]
     return [
         LogEntry(
-            sid, "queue_error", call.now, state.node, result, dedupe_key=f"{sid}:queue:{result}"
+            sid,
+            CallEventKind.QUEUE_ERROR,
+            call.now,
+            state.node,
+            result,
+            dedupe_key=f"{sid}:queue:{result}",
         )
     ]
 

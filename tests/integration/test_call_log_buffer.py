@@ -13,16 +13,10 @@ import redis
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from config.redis_keys import CALL_LOG_BUFFER, CALL_LOG_REFUSED
 from hotline.background.worker import flush_all
-from hotline.calls.log import (
-    BUFFER_KEY,
-    DEAD_KEY,
-    DirectWriter,
-    LogEntry,
-    RedisWriter,
-    decode_item,
-    encode_entries,
-)
+from hotline.calls.buffer import DirectWriter, RedisWriter, decode_item, encode_entries
+from hotline.calls.log import LogEntry
 from hotline.calls.models import Call, CallEvent
 from hotline.demo.phone import PhoneSimulator
 from tests.conftest import truncate_all
@@ -51,26 +45,26 @@ def test_webhooks_buffer_in_redis_and_a_flush_writes_it_all_once(
     buffered_app: Flask, database: Database, redis_client: redis.Redis
 ) -> None:
     transcript = phone_for(buffered_app).call(COMPLAINT)
-    buffered = redis_client.llen(BUFFER_KEY)
+    buffered = redis_client.llen(CALL_LOG_BUFFER)
     assert buffered >= 10  # one item per webhook (batching is off here)
     # The ticket is committed at once; only the step events wait in the buffer.
     from ticketing.models import Ticket
 
     assert count(database, Ticket) == 1
     events_before = count(database, CallEvent)
-    raw = redis_client.lrange(BUFFER_KEY, 0, -1)
+    raw = redis_client.lrange(CALL_LOG_BUFFER, 0, -1)
     entries = sum(len(decode_item(item)) for item in raw)
     assert entries >= buffered
 
     assert flush_all(database, redis_client) == entries
-    assert redis_client.llen(BUFFER_KEY) == 0
+    assert redis_client.llen(CALL_LOG_BUFFER) == 0
     call = call_row(database, transcript.call_sid)
     assert call.outcome == "self_service" and call.ended_at is not None
     events = count(database, CallEvent)
     assert events > events_before
 
     # The same batch applied twice (a flusher died before trimming) changes nothing.
-    redis_client.rpush(BUFFER_KEY, *raw)
+    redis_client.rpush(CALL_LOG_BUFFER, *raw)
     assert flush_all(database, redis_client) == entries
     assert count(database, CallEvent) == events
     assert call_row(database, transcript.call_sid).outcome == "self_service"
@@ -82,11 +76,11 @@ def test_items_buffered_one_entry_each_by_an_older_release_still_flush(
     at = datetime.now(UTC)
     started = LogEntry("CAold", "call_started", at, dedupe_key="CAold:started", data={})
     entered = LogEntry("CAold", "ivr_enter", at, "main_menu", dedupe_key="CAold:0:0")
-    redis_client.rpush(BUFFER_KEY, started.to_json(), entered.to_json())
+    redis_client.rpush(CALL_LOG_BUFFER, started.to_json(), entered.to_json())
     RedisWriter(redis_client, DirectWriter(database)).write(
         [LogEntry("CAold", "ivr_input", at, "main_menu", "3", dedupe_key="CAold:1:0")]
     )
-    assert redis_client.llen(BUFFER_KEY) == 3
+    assert redis_client.llen(CALL_LOG_BUFFER) == 3
     assert flush_all(database, redis_client) == 3
     assert call_row(database, "CAold").last_node == "main_menu"
     assert [kind for kind, _, _ in event_kinds(database, "CAold")] == ["ivr_enter", "ivr_input"]
@@ -103,12 +97,15 @@ def test_an_item_the_database_refuses_is_set_aside_and_the_rest_flow(
 
     naive = entered("CAbad", 0).to_json().replace("+00:00", "")  # a time without its zone
     good = [encode_entries([entered("CAgood", 0)]), encode_entries([entered("CAgood", 1)])]
-    redis_client.delete(DEAD_KEY)
-    redis_client.rpush(BUFFER_KEY, good[0], naive, b"{not json", good[1])
+    redis_client.delete(CALL_LOG_REFUSED)
+    redis_client.rpush(CALL_LOG_BUFFER, good[0], naive, b"{not json", good[1])
 
     assert flush_all(database, redis_client) == 2
-    assert redis_client.llen(BUFFER_KEY) == 0
-    assert redis_client.lrange(DEAD_KEY, 0, -1) == [naive.encode(), b"{not json"]  # kept whole
+    assert redis_client.llen(CALL_LOG_BUFFER) == 0
+    assert redis_client.lrange(CALL_LOG_REFUSED, 0, -1) == [
+        naive.encode(),
+        b"{not json",
+    ]  # kept whole
     assert [kind for kind, _, _ in event_kinds(database, "CAgood")] == ["ivr_enter", "ivr_enter"]
     assert count(database, Call) == 1
 
@@ -122,10 +119,10 @@ def test_a_value_too_long_for_its_column_is_set_aside_on_postgresql(
     at = datetime.now(UTC)
     long = encode_entries([LogEntry("CAlong", "ivr_enter", at, "x" * 81, dedupe_key="CAlong:0")])
     fine = encode_entries([LogEntry("CAfine", "ivr_enter", at, "main_menu", dedupe_key="CAf:0")])
-    redis_client.delete(DEAD_KEY)
-    redis_client.rpush(BUFFER_KEY, long, fine)
+    redis_client.delete(CALL_LOG_REFUSED)
+    redis_client.rpush(CALL_LOG_BUFFER, long, fine)
     assert flush_all(database, redis_client) == 1
-    assert redis_client.lrange(DEAD_KEY, 0, -1) == [long.encode()]
+    assert redis_client.lrange(CALL_LOG_REFUSED, 0, -1) == [long.encode()]
     assert call_row(database, "CAfine").last_node == "main_menu"
     truncate_all(database)
 
@@ -133,13 +130,13 @@ def test_a_value_too_long_for_its_column_is_set_aside_on_postgresql(
 def test_a_database_outage_sets_nothing_aside(redis_client: redis.Redis) -> None:
     down = Database.connect("postgresql://postgres@127.0.0.1:1/none")
     item = encode_entries([LogEntry("CAx", "ivr_enter", datetime.now(UTC), dedupe_key="CAx:0")])
-    redis_client.delete(DEAD_KEY)
-    redis_client.rpush(BUFFER_KEY, item)
+    redis_client.delete(CALL_LOG_REFUSED)
+    redis_client.rpush(CALL_LOG_BUFFER, item)
     with pytest.raises(OperationalError):
         flush_all(down, redis_client)
     down.dispose()
-    assert redis_client.lrange(BUFFER_KEY, 0, -1) == [item.encode()]
-    assert redis_client.llen(DEAD_KEY) == 0
+    assert redis_client.lrange(CALL_LOG_BUFFER, 0, -1) == [item.encode()]
+    assert redis_client.llen(CALL_LOG_REFUSED) == 0
 
 
 def test_losing_redis_falls_back_to_direct_writes(database: Database) -> None:
@@ -157,14 +154,14 @@ def test_a_real_worker_process_drains_the_buffer(
     buffered_app: Flask, database: Database, redis_client: redis.Redis, tmp_path: object
 ) -> None:
     transcript = phone_for(buffered_app).call(["0"])
-    assert redis_client.llen(BUFFER_KEY) > 0
+    assert redis_client.llen(CALL_LOG_BUFFER) > 0
     env = {**os.environ, "DATABASE_URL": database.url, "REDIS_URL": REDIS_URL,
            "INSTANCE_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}  # fmt: skip
     hotline = os.path.join(os.path.dirname(sys.executable), "hotline")
     result = subprocess.run([hotline, "worker", "--burst"], env=env, capture_output=True,
                             text=True, timeout=120, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert redis_client.llen(BUFFER_KEY) == 0
+    assert redis_client.llen(CALL_LOG_BUFFER) == 0
     assert call_row(database, transcript.call_sid).outcome == "answered"
 
 
@@ -188,7 +185,7 @@ class _Collecting:
 def test_the_batching_writer_hands_entries_on_in_batches() -> None:
     import time
 
-    from hotline.calls.log import BatchingWriter
+    from hotline.calls.buffer import BatchingWriter
 
     inner = _Collecting()
     writer = BatchingWriter(inner, interval_s=0.05)

@@ -1,0 +1,29 @@
+"""Every Redis key the product writes, in one place (an operator can read what is in Redis).
+
+Redis holds only queues, presence and short-lived counters; PostgreSQL is the source of truth.
+The RQ job queues use RQ's own keys (``rq:…``).
+"""
+
+from __future__ import annotations
+
+PREFIX = "hotline"
+
+# The call log's buffer: each item a web process's batch of entries, drained by the worker.
+CALL_LOG_BUFFER = f"{PREFIX}:call-log"
+# Buffered items the database refused, kept whole for an operator (docs/operations.md).
+CALL_LOG_REFUSED = f"{PREFIX}:call-log:refused"
+
+
+def signin_failures(key: str) -> str:
+    """Failed sign-ins counted for one user name (or address), expiring with the window."""
+    return f"{PREFIX}:signin-failures:{key}"
+
+
+def housekeeping_lock(task: str) -> str:
+    """One worker in the whole fleet runs each housekeeping round: sms, sweep, deadlines, …"""
+    return f"{PREFIX}:lock:{task}"
+
+
+def simulator_call(handle: str) -> str:
+    """A phone simulator call in progress (embedded demo and staging only)."""
+    return f"{PREFIX}:simulator:{handle}"
