@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hotline.migrate import upgrade
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
+from ticketing.filing import TicketDraft
 from ticketing.permissions import Actor
-from ticketing.services import TicketDraft, open_ticket
+from ticketing.services import open_ticket
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1/hotline_bench")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))

@@ -22,9 +22,9 @@ access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"ms":%(M
 
 def post_worker_init(worker: object) -> None:
     """Once the worker has built the app, move everything alive then (imported modules, the
-    app, the flow, geothai's tables: about 170,000 objects) out of the garbage collector's way.
-    A full collection then scans what requests create, not those: it took 80-90 ms, a pause in
-    the middle of some caller's step, and a tenth of a millisecond per request on average."""
+    app, the flow, geothai's tables) out of the garbage collector's way. A full collection then
+    scans what requests create, not those: otherwise it pauses some caller's step now and then
+    (docs/operations.md has the pause measured)."""
     import gc
 
     gc.collect()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -22,7 +20,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -33,7 +30,6 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from config.redis_keys import signin_failures
 from hotline.runtime import runtime
 from ticketing.audit import record_audit
 from ticketing.db.base import utcnow
@@ -43,9 +39,6 @@ from ticketing.users import verify_password
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_FAILURES = 5  # per username
-MAX_FAILURES_PER_ADDRESS = 50  # a call center signs in from one NAT address: be generous
-WINDOW_S = 15 * 60
 CSRF_FIELD = "csrf_token"
 CSRF_EXEMPT_PREFIXES = ("/twilio/", "/api/", "/open311/", "/simulator/twilio/")  # no cookies used
 
@@ -128,58 +121,6 @@ def check_csrf() -> None:
         abort(400, description="The form has expired; reload the page and try again.")
 
 
-# Failed sign-ins --------------------------------------------------------------------------------
-
-
-class FailureCounter:
-    """Sign-in failures per key over a sliding quarter hour (Redis, or this process)."""
-
-    def __init__(self) -> None:
-        self._local: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def too_many(self, *keys: str) -> bool:
-        return any(self._count(key) >= _limit(key) for key in keys)
-
-    def add(self, *keys: str) -> None:
-        redis = runtime().redis
-        for key in keys:
-            if redis is not None:
-                name = signin_failures(key)
-                redis.incr(name)
-                redis.expire(name, WINDOW_S)
-            else:
-                with self._lock:
-                    self._local.setdefault(key, []).append(time.monotonic())
-
-    def clear(self, key: str) -> None:
-        redis = runtime().redis
-        if redis is not None:
-            redis.delete(signin_failures(key))
-        with self._lock:
-            self._local.pop(key, None)
-
-    def _count(self, key: str) -> int:
-        redis = runtime().redis
-        if redis is not None:
-            value = redis.get(signin_failures(key))
-            return int(value) if value else 0
-        cutoff = time.monotonic() - WINDOW_S
-        with self._lock:
-            recent = [t for t in self._local.get(key, []) if t > cutoff]
-            self._local[key] = recent
-        return len(recent)
-
-
-def _limit(key: str) -> int:
-    return MAX_FAILURES_PER_ADDRESS if key.startswith("ip:") else MAX_FAILURES
-
-
-def _failures() -> FailureCounter:
-    counter: FailureCounter = current_app.extensions["hotline.signin-failures"]
-    return counter
-
-
 # Views ------------------------------------------------------------------------------------------
 
 
@@ -193,13 +134,13 @@ def login_post() -> ResponseReturnValue:
     username = request.form.get("username", "").strip().lower()[:80]
     password = request.form.get("password", "")
     keys = (f"user:{username}", f"ip:{request.remote_addr}")
-    if _failures().too_many(*keys):
+    if runtime().signin_failures.too_many(*keys):
         return render_template("auth/login.html", error="too_many", next=_safe_next()), 429
     user = _find_user(username)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        _failures().add(*keys)
+        runtime().signin_failures.add(*keys)
         return render_template("auth/login.html", error="invalid", next=_safe_next()), 401
-    _failures().clear(keys[0])
+    runtime().signin_failures.clear(keys[0])
     _sign_in(user)
     return redirect(_safe_next() or url_for("console.home"))
 
@@ -248,7 +189,6 @@ def local_path(target: str) -> str | None:
 
 
 def init_auth(app: Flask) -> None:
-    app.extensions["hotline.signin-failures"] = FailureCounter()
     app.before_request(check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_user"] = current_user

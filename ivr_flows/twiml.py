@@ -1,4 +1,4 @@
-"""A small, fast TwiML writer with the voice verbs the renderer uses.
+"""The one TwiML writer: every document the product answers Twilio with is written here.
 
 twilio's VoiceResponse builds an ElementTree and serialises it, which costs more than the rest of
 a menu step. This writes the same document as a string: attributes lower-camel-cased, sorted and
@@ -106,6 +106,14 @@ class Element:
     def hangup(self) -> Element:
         return self._add("Hangup")
 
+    def queue(self, name: str, **attrs: Value) -> Element:
+        """A <Queue> noun inside <Dial>: bridge the queue's longest-waiting caller."""
+        return self._add("Queue", name, **attrs)
+
+    def message(self, text: str, **attrs: Value) -> Element:
+        """A messaging reply (<Message>) in an SMS webhook's answer."""
+        return self._add("Message", text, **attrs)
+
 
 class Response(Element):
     """The TwiML document: ``str()`` gives it with its XML declaration, as Twilio expects."""
@@ -115,3 +123,6 @@ class Response(Element):
 
     def __str__(self) -> str:
         return DECLARATION + self.xml()
+
+
+EMPTY_TWIML = str(Response())  # the answer to every callback that needs none

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from config import Settings
+
 SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
 CHUNK = 64 * 1024
 
@@ -179,3 +181,9 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+
+def make_store(settings: Settings) -> RecordingStore:
+    if settings.recordings_backend == "s3":
+        return S3Store(settings.s3_bucket or "", settings.s3_prefix, settings.s3_endpoint_url)
+    return FilesystemStore(settings.effective_recordings_dir)

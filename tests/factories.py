@@ -7,9 +7,10 @@ from typing import Any
 
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
+from ticketing.filing import TicketDraft
 from ticketing.models import Agency, Category, Ticket
 from ticketing.permissions import Actor
-from ticketing.services import TicketDraft, open_ticket
+from ticketing.services import open_ticket
 from ticketing.users import NewUser, create_user
 
 _counter = itertools.count(1)

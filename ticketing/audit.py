@@ -3,7 +3,7 @@
 Rows are written with a plain INSERT on the caller's transaction's connection, so an audit event
 exists exactly when the change it describes was committed. Nothing reads them back in the same
 transaction, so they skip the ORM entirely: no unit of work, no autoflush, no ORM bulk-insert
-machinery (together about a third of a millisecond per event).
+machinery.
 """
 
 from __future__ import annotations

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from ticketing.db.base import Base, UTCDateTime, utcnow
 from ticketing.db.uow import UnitOfWork
 from ticketing.errors import NotFoundError, PermissionDeniedError, ValidationError
+from ticketing.filing import TicketDraft
 from ticketing.models import Role, Ticket, User
 from ticketing.permissions import Actor
-from ticketing.services import TicketDraft, open_ticket
-from ticketing.training import FiledTicket, Scenario, score_ticket
+from ticketing.services import open_ticket
+from ticketing.training import Scenario, TraineeTicket, score_ticket
 
 TRAINERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 TRAINEES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -176,7 +177,7 @@ def file_practice_ticket(
     seconds = max(0, round((filed_at - practice.started_at).total_seconds()))
     score = score_ticket(
         scenario,
-        FiledTicket(form.category, form.province_code or None, form.district_code or None,
+        TraineeTicket(form.category, form.province_code or None, form.district_code or None,
                     form.citizen_id or None, form.description, seconds),
     )  # fmt: skip
 

@@ -197,7 +197,7 @@ class _Reader:
 
 
 @dataclass(frozen=True, slots=True)
-class FiledTicket:
+class TraineeTicket:
     """What the trainee filed, and how long it took from the start of the practice call."""
 
     category: str
@@ -234,7 +234,7 @@ class Score:
         return round(100 * self.points / self.max_points) if self.max_points else 0
 
 
-def score_ticket(scenario: Scenario, filed: FiledTicket) -> Score:
+def score_ticket(scenario: Scenario, filed: TraineeTicket) -> Score:
     expected = scenario.expected
     items = [_exact("category", CATEGORY_POINTS, expected.category, filed.category)]
     district_expected = expected.district_code is not None

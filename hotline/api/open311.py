@@ -25,9 +25,10 @@ from werkzeug.exceptions import HTTPException
 
 from hotline.runtime import runtime
 from ticketing.errors import TicketingError
+from ticketing.filing import TicketDraft
 from ticketing.locations import province_choices
 from ticketing.models import Category, Referral, ReferralStatus, Role, Ticket
-from ticketing.services import TicketDraft, open_ticket
+from ticketing.services import open_ticket
 from ticketing.statuses import FINISHED, STATUS_TEXT, TicketStatus
 from ticketing.tokens import TokenOwner, authenticate
 

@@ -29,11 +29,12 @@ from ticketing import referrals
 from ticketing.citizen_id import mask_citizen_id
 from ticketing.deadlines import is_overdue, overdue_referrals
 from ticketing.errors import NotFoundError, PermissionDeniedError, TicketingError
+from ticketing.filing import TicketDraft
 from ticketing.models import Agency, Category, Referral, ReferralStatus, Role, Ticket
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import Action, can
 from ticketing.phones import mask_phone
-from ticketing.services import TicketDraft, add_note, change_status, open_ticket
+from ticketing.services import add_note, change_status, open_ticket
 from ticketing.statuses import STATUS_TEXT, TicketStatus
 from ticketing.tokens import TokenOwner, authenticate
 

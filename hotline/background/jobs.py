@@ -20,6 +20,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from recordings.jobs import FETCH_JOB
 from ticketing.db.uow import JobRequest
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,11 @@ RETRY_INTERVALS = [10, 30, 60, 300]
 JOB_TIMEOUT_S = 180
 
 
+# The jobs the domain asks for by name (JobRequest.func), and the function each runs: the
+# domain packages sit below this one and cannot import it.
+JOBS = {
+    FETCH_JOB: "hotline.background.recordings.fetch_recording",
+}
 # A job keeps the dotted path it was enqueued with in Redis. When a release moves a job's
 # function, jobs queued (or waiting for a retry) before the deploy still name the old path:
 # each moved path is kept here, so a worker of the new release runs them.
@@ -37,8 +43,13 @@ MOVED_JOBS = {
 }
 
 
-def resolve(func_path: str) -> Callable[..., Any]:
-    module_name, _, attr = MOVED_JOBS.get(func_path, func_path).rpartition(".")
+def job_path(func: str) -> str:
+    """The dotted path of the function a job runs, from its name, its old path or its path."""
+    return JOBS.get(func) or MOVED_JOBS.get(func) or func
+
+
+def resolve(name: str) -> Callable[..., Any]:
+    module_name, _, attr = job_path(name).rpartition(".")
     func: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
     return func
 
@@ -107,7 +118,7 @@ class RQJobs:
         """Enqueue once: a job id already in Redis (queued, running or retrying) is left alone."""
         try:
             self._queues[job.queue].enqueue(
-                job.func,
+                job_path(job.func),
                 *job.args,
                 job_id=job.job_id,
                 unique=job.job_id is not None,

@@ -156,7 +156,7 @@ def run_worker(
     queues = [Queue(name, connection=rt.redis, serializer=JSONSerializer, job_class=HotlineJob)
               for name in queue_names]  # fmt: skip
     # Our jobs are short, I/O-bound and our own: running them in this process (no fork per job)
-    # is four times the throughput, and the app is already built here.
+    # spares a fork and an app build per job (docs/operations.md has the throughput).
     worker_class = Worker if fork_per_job else SimpleWorker
     worker = worker_class(
         queues, connection=rt.redis, serializer=JSONSerializer, job_class=HotlineJob

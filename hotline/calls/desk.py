@@ -38,7 +38,8 @@ from ticketing.phones import mask_phone
 log = logging.getLogger(__name__)
 
 # Events in the call log that mean the caller is no longer waiting.
-LEFT_QUEUE = ("connect", "abandon", "queue_error", "complete", "hangup")
+LEFT_QUEUE = (CallEventKind.CONNECT, CallEventKind.ABANDON, CallEventKind.QUEUE_ERROR,
+              CallEventKind.COMPLETE, CallEventKind.HANGUP)  # fmt: skip
 # What the agent desk shows of the IVR's data: never the citizen ID keyed for a status lookup.
 PRIVATE_DATA = frozenset({"citizen_id", "queued_at"})
 DISPOSITIONS: dict[str, tuple[str, str]] = {

@@ -132,6 +132,11 @@ def _new_call_row(sid: str, started: LogEntry | None, first_at: datetime) -> dic
     return call_row_values(sid, started.at if started else first_at, info)
 
 
+# The columns a new call row is given (the rest are the database's defaults).
+CALL_ROW_COLUMNS = ("call_sid", "from_number", "from_raw", "to_number", "direction",
+                    "twilio_status", "is_training", "started_at", "last_sequence")  # fmt: skip
+
+
 def call_row_values(sid: str, started_at: datetime, info: Mapping[str, Any]) -> dict[str, Any]:
     """A new Call row, from what the first webhook said (or nothing yet)."""
     return {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -31,7 +29,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 from twilio.jwt.access_token import AccessToken
@@ -53,25 +51,25 @@ from hotline.calls.desk import (
     wrap_up,
 )
 from hotline.calls.desk_models import AgentState
-from hotline.calls.models import Call, call_tickets
+from hotline.calls.filing import link_call
+from hotline.calls.models import Call
 from hotline.console.home import be_datetime, status_th
 from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
-from hotline.twilio.agent import agent_identity, call_log_writer
+from hotline.twilio.agent import agent_identity
 from hotline.twilio.rest import TwilioApi
-from recordings.models import Recording
 from ticketing.audit import record_audit
 from ticketing.citizen_id import CITIZEN_ID_LENGTH, is_valid_citizen_id
 from ticketing.errors import TicketingError, ValidationError
+from ticketing.filing import TicketDraft
 from ticketing.locations import district_choices, districts_for_postal_code, province_choices
 from ticketing.models import Category, Role, Ticket
 from ticketing.permissions import Action, can
 from ticketing.phones import format_phone_display, mask_phone, parse_phone_strict
-from ticketing.services import TicketDraft, open_ticket
+from ticketing.services import open_ticket
 
 bp = Blueprint("desk", __name__, url_prefix="/console")
 STREAM_S, POLL_S, RETRY_MS = 25.0, 1.0, 1000
-CACHE_KEY = "hotline.queue-snapshot"
 TOKEN_TTL_S = 3600
 STATE_TEXT = {
     AgentState.AVAILABLE: _l("พร้อมรับสาย"), AgentState.ON_CALL: _l("กำลังคุยสาย"),
@@ -184,27 +182,9 @@ def _events(user_id: int, seconds: float) -> Iterator[str]:
         time.sleep(POLL_S)
 
 
-class SnapshotCache:
-    """One queue snapshot per language per ``POLL_S`` for all of a process's open streams:
-    a hundred agents' desks cost the database one read a second, not a hundred."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._taken: dict[str, tuple[float, dict[str, Any]]] = {}
-
-    def get(self, language: str) -> dict[str, Any]:
-        with self._lock:
-            at, payload = self._taken.get(language, (-POLL_S, {}))
-            if time.monotonic() - at < POLL_S:
-                return payload
-            payload = _read_queue()
-            self._taken[language] = (time.monotonic(), payload)
-            return payload
-
-
 def queue_snapshot() -> dict[str, Any]:
-    cache: SnapshotCache = current_app.extensions.setdefault(CACHE_KEY, SnapshotCache())
-    return cache.get(current_language())
+    """One queue snapshot per language per ``POLL_S`` for all of a process's open streams."""
+    return runtime().snapshots.get(f"queue:{current_language()}", _read_queue)
 
 
 def _read_queue() -> dict[str, Any]:
@@ -277,7 +257,7 @@ def take_next() -> ResponseReturnValue:
     if not rt.settings.telephony_simulated:
         return _desk_error(DeskError("real_telephony", "use a phone"))
     try:
-        take_next_simulated(rt.db, call_log_writer(), _user_id(), rt.clock())
+        take_next_simulated(rt.db, rt.call_log, _user_id(), rt.clock())
     except DeskError as error:
         return _desk_error(error)
     return jsonify(desk_snapshot(_user_id()))
@@ -380,7 +360,7 @@ def create_ticket() -> ResponseReturnValue:
         district_code=form.get("district") or None,
         postal_code=form.get("postal_code") or None,
     )
-    link = _linker(call.id, call.call_sid) if call else None
+    link = _linker(call.call_sid) if call else None
     try:
         ticket = open_ticket(runtime().uow(), draft, current_actor(), also=link)
     except TicketingError as error:
@@ -389,14 +369,9 @@ def create_ticket() -> ResponseReturnValue:
     return redirect(url_for("console.ticket_page", number=ticket.number))
 
 
-def _linker(call_id: int, call_sid: str) -> Any:
+def _linker(call_sid: str) -> Any:
     def link(session: Session, ticket: Ticket) -> None:
-        session.execute(insert(call_tickets).values(call_id=call_id, ticket_id=ticket.id))
-        session.execute(
-            update(Recording)
-            .where(Recording.call_sid == call_sid, Recording.ticket_id.is_(None))
-            .values(ticket_id=ticket.id)
-        )
+        link_call(session, call_sid, ticket.id)
 
     return link
 

@@ -20,13 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline.auth import current_actor, current_user, roles_required
-from hotline.background.recordings import make_store
 from hotline.calls.models import Call, call_tickets
 from hotline.console.ticket_forms import action_choices, http_status, thai_message
 from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
-from recordings.storage import StorageError
+from recordings.storage import StorageError, make_store
 from ticketing import referrals
 from ticketing.audit import record_audit
 from ticketing.citizen_id import mask_citizen_id

@@ -6,7 +6,7 @@ Registered only in the embedded demo and in training mode, never in production.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -27,16 +27,14 @@ from ticketing.practice import (
     start_practice,
     trainee_calls,
 )
-from ticketing.training import Scenario, load_scenarios
+from ticketing.training import Scenario
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 TRAINERS = SUPERVISORS
-SCENARIOS_KEY = "hotline.training-scenarios"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    scenarios: dict[str, Scenario] = current_app.extensions[SCENARIOS_KEY]
-    return scenarios
+    return runtime().training_scenarios
 
 
 def _scenario(scenario_id: str) -> Scenario:
@@ -181,5 +179,4 @@ def trainee_page(user_id: str) -> ResponseReturnValue:
 def init_training(app: Flask) -> None:
     settings = runtime(app).settings
     if settings.simulator_enabled:
-        app.extensions[SCENARIOS_KEY] = load_scenarios(settings.training_scenarios_dir)
         app.register_blueprint(bp)

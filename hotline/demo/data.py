@@ -21,9 +21,10 @@ from hotline.calls.kinds import CallEventKind
 from hotline.calls.models import Call, CallEvent
 from hotline.runtime import Runtime
 from ticketing.citizen_id import generate_citizen_id
+from ticketing.filing import TicketDraft
 from ticketing.models import Agency, Category, Ticket, User
 from ticketing.permissions import Actor
-from ticketing.services import TicketDraft, add_note, change_status, open_ticket, refer
+from ticketing.services import add_note, change_status, open_ticket, refer
 from ticketing.users import NewUser, create_user
 
 DEMO_PASSWORD = "demo-1567-hotline"  # noqa: S105 - printed for demo sign-in on purpose

@@ -13,13 +13,10 @@ Registered only in the embedded demo and in training mode, never in production.
 from __future__ import annotations
 
 import io
-import json
 import secrets
-import threading
 import time
 import wave
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -33,10 +30,9 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
-from redis import Redis
 
-from config.redis_keys import simulator_call
 from hotline.auth import roles_required
+from hotline.demo.call_store import CallStore
 from hotline.demo.media import save_media
 from hotline.demo.phone import CallProgress, CallStateError, PhoneSimulator, Step, StepwiseCall
 from hotline.runtime import runtime
@@ -44,7 +40,6 @@ from ticketing.permissions import STAFF
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 SESSION_KEY = "simulator_call"
-CALL_TTL_S = 3600  # an abandoned browser call is forgotten after an hour
 SIMULATED_CALLER = "+66812345678"
 
 
@@ -61,43 +56,10 @@ class WsgiTransport:
         return response.status_code, response.get_data(as_text=True)
 
 
-class CallStore:
-    """Calls in progress by handle: Redis when configured (any web process), else this process."""
-
-    def __init__(self, redis: Redis | None) -> None:
-        self.redis = redis
-        self._local: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, handle: str) -> CallProgress | None:
-        raw: Any
-        if self.redis is not None:
-            raw = self.redis.get(simulator_call(handle))
-        else:
-            with self._lock:
-                expires, raw = self._local.get(handle, (0.0, None))
-            raw = raw if expires > time.monotonic() else None
-        return CallProgress.from_dict(json.loads(raw)) if raw else None
-
-    def put(self, handle: str, progress: CallProgress) -> None:
-        raw = json.dumps(progress.to_dict())
-        if self.redis is not None:
-            self.redis.set(simulator_call(handle), raw, ex=CALL_TTL_S)
-            return
-        with self._lock:
-            now = time.monotonic()
-            self._local = {k: v for k, v in self._local.items() if v[0] > now}
-            self._local[handle] = (now + CALL_TTL_S, raw)
-
-    def delete(self, handle: str) -> None:
-        if self.redis is not None:
-            self.redis.delete(simulator_call(handle))
-        with self._lock:
-            self._local.pop(handle, None)
-
-
 def _store() -> CallStore:
-    store: CallStore = current_app.extensions["hotline.demo.phone-calls"]
+    store = runtime().simulator_calls
+    if store is None:  # the blueprint is registered only where the simulator is enabled
+        abort(404)
     return store
 
 
@@ -229,6 +191,5 @@ def _is_wav(audio: bytes) -> bool:
 
 def init_simulator(app: Flask) -> None:
     if runtime(app).settings.simulator_enabled:
-        app.extensions["hotline.demo.phone-calls"] = CallStore(runtime(app).redis)
         app.register_blueprint(bp)
         app.jinja_env.globals["simulator_enabled"] = True  # the header links to it

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, select
@@ -24,10 +24,11 @@ from hotline.calls.desk_models import AgentState, AgentStatus
 from hotline.calls.models import Call, CallEvent
 from hotline.metrics import erlang, figures
 from hotline.metrics.service import MetricsInputError, Period, call_sums, parse_date, today
-from hotline.metrics.views import bp
 from hotline.runtime import Runtime, runtime
 from ticketing.models import User
 from ticketing.permissions import SUPERVISORS
+
+bp = Blueprint("live", __name__, url_prefix="/console")
 
 STREAM_SECONDS = 30
 POLL_SECONDS = 0.5
@@ -261,3 +262,7 @@ def staffing_page() -> ResponseReturnValue:
         return render_template("metrics/error.html", message=str(exc)), 400
     return render_template("metrics/staffing.html", inputs=inputs, rows=rows, check=check,
                            now=signed_in_now(rt))  # fmt: skip
+
+
+def init_live(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""Supervisor pages: the metrics dashboard with exports, the live wallboard and staffing.
+"""Supervisor pages: the metrics dashboard and its exports (the wallboard and staffing: live.py).
 
 Views stay thin: figures come from :mod:`hotline.metrics.service` and the pure modules beside it.
 Agency users reach the dashboard too, but see only ticket figures of what was referred to them
@@ -319,8 +319,6 @@ def _sl_rule_text(rt: Runtime) -> str:
 
 
 def init_metrics(app: Any) -> None:
-    from hotline.metrics import live  # noqa: F401 - registers the wallboard and staffing routes
-
     app.register_blueprint(bp)
 
 

@@ -8,38 +8,30 @@ first message (``dedupe_key``), and lookups only read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache, cached_property
-from typing import Any, cast
+from datetime import datetime
+from functools import cached_property
 
-from sqlalchemy import CTE, Integer, Table, bindparam, select, union_all
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
+from hotline.calls.filing import CallFiling
 from hotline.calls.kinds import CallEventKind
-from hotline.calls.log import LogEntry, call_row_values
-from hotline.calls.models import Call, call_tickets
+from hotline.calls.log import LogEntry
 from hotline.runtime import Runtime
 from ivr_flows.engine import ActionResult, CallState, Validation
 from ivr_flows.thai import spoken_digits, thai_date
-from recordings.models import Recording
 from ticketing.citizen_id import normalize_citizen_id
-from ticketing.db.statements import insert_for_dialect, insert_ignoring_conflicts, upsert_statement
 from ticketing.db.uow import UnitOfWork
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
 from ticketing.models import Center, StatusChange, Ticket
 from ticketing.notify import queue_citizen_update
 from ticketing.numbers import parse_ticket_number
-from ticketing.permissions import Actor
 from ticketing.phones import normalize_phone, parse_phone_strict
-from ticketing.services import FiledTicket, TicketDraft, open_ticket, open_ticket_at_once
 from ticketing.statuses import STATUS_TEXT, TicketStatus
 
 log = logging.getLogger(__name__)
-IVR_ACTOR = Actor.system("ivr")
 PROVINCE_NAMES = {code: name_th for code, name_th, _ in province_choices()}
 
 
@@ -158,7 +150,8 @@ def ticket_digits(number: str) -> str:
 
 def file_ticket(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
     """File the complaint the caller just described (once per call, whatever is replayed)."""
-    ticket = file_ticket_for_call(rt, call.call_sid, call.caller, state.data, call.now)
+    filing = CallFiling(call.call_sid, call.caller, state.data, call.now)
+    ticket = rt.call_tickets.file_for_call(filing)
     data = {"ticket_number": ticket.number, "ticket_digits": ticket_digits(ticket.number)}
     return ActionOutput(ActionResult("ok", data), [filed_entry(call, ticket.number)])
 
@@ -169,214 +162,6 @@ def filed_entry(call: CallInfo, number: str) -> LogEntry:
     return LogEntry(
         call.call_sid, CallEventKind.TICKET_FILED, call.now, "file_ticket", number, dedupe_key=key
     )
-
-
-def file_ticket_for_call(
-    rt: Runtime,
-    call_sid: str,
-    caller: str | None,
-    data: Mapping[str, str],
-    now: datetime,
-    *,
-    look_first: bool = False,
-) -> FiledTicket:
-    """The call's ticket: filed now, or found if it was filed already, with its recording linked.
-
-    Both the <Record> action and the recording status callback call this, so a caller who
-    hangs up right after speaking still gets a ticket. The action usually comes first and
-    files at once; the callback, usually second, looks first (``look_first``). Either way the
-    unique ``external_ref`` lets only one of them file.
-    """
-    ref = f"ivr:{call_sid}"
-    if look_first:
-        existing = _ticket_by_ref(rt, ref)
-        if existing is not None:
-            return _linked(rt, call_sid, existing)
-    draft = TicketDraft(
-        channel="phone",
-        category_code=data.get("category", "other"),
-        caller_phone=caller,
-        citizen_id=data.get("citizen_id"),
-        province_code=data.get("province_code"),
-        district_code=data.get("district_code"),
-        postal_code=data.get("postal_code"),
-        is_training=data.get("training") == "1",
-    )
-    filing = _CallFiling(draft, call_sid, caller, data, now, ref)
-    try:
-        if rt.db.dialect == "postgresql":
-            return _file_at_once(rt, filing)
-        return _file_step_by_step(rt, filing)
-    except IntegrityError:  # the other path filed it a moment ago
-        found = _ticket_by_ref(rt, ref)
-        if found is None:
-            raise
-        return _linked(rt, call_sid, found)
-
-
-@dataclass(frozen=True, slots=True)
-class _CallFiling:
-    """A complaint to file for a call: the draft and what links it to the call."""
-
-    draft: TicketDraft
-    call_sid: str
-    caller: str | None
-    data: Mapping[str, str]
-    now: datetime
-    ref: str  # the ticket's external_ref: one ticket per call
-
-
-def _file_at_once(rt: Runtime, filing: _CallFiling) -> FiledTicket:
-    """PostgreSQL: the ticket, its status change and audit event, the call row, the link and
-    the recording row, all in one autocommitted statement (``open_ticket_at_once``)."""
-    sid, now = filing.call_sid, filing.now
-    call_row = call_row_values(sid, now, {"from_number": filing.caller,
-                                          "from_raw": filing.caller or ""})  # fmt: skip
-    recording = _recording_row(sid, 0, filing.data, now)
-    values = {f"call_{k}": v for k, v in call_row.items()}
-    values.update({f"rec_{k}": v for k, v in (recording or {}).items() if k != "ticket_id"})
-    writes = _link_with_recording if recording is not None else _link_call
-    ticket, (call_id,) = open_ticket_at_once(rt.uow(), filing.draft, IVR_ACTOR,
-                                             tz=rt.settings.tz, now=now, external_ref=filing.ref,
-                                             also=writes, also_values=values)  # fmt: skip
-    if call_id is None:
-        # The call log committed the call row after the statement's snapshot was taken, so
-        # the statement could neither insert it nor see it. The ticket and the recording are
-        # filed; the link follows in a statement of its own (a new snapshot sees the row).
-        _linked(rt, sid, ticket)
-    return ticket
-
-
-def _linked(rt: Runtime, call_sid: str, ticket: FiledTicket) -> FiledTicket:
-    """Link the call to its ticket if the call log has its row (idempotent). On PostgreSQL
-    the filing statement links it, except when it raced the call log; then this statement
-    does, or, if it fails, the next path to find the ticket (a replay, the recording's status
-    callback). It never fails the webhook: the ticket is filed."""
-    if rt.db.dialect != "postgresql":
-        return ticket  # open_ticket linked it in the ticket's own transaction
-    try:
-        link = {"call_sid": call_sid, "ticket_id": ticket.id}
-        rt.db.execute_alone(_link_logged_call(rt.db.dialect), [link])
-    except Exception:
-        log.exception("could not link call %s to ticket %s", call_sid, ticket.number)
-    return ticket
-
-
-@cache
-def _link_logged_call(dialect: str) -> Any:
-    """``INSERT INTO call_tickets SELECT id, :ticket_id FROM calls WHERE call_sid = :call_sid
-    ON CONFLICT DO NOTHING``: nothing when the call row is missing or already linked."""
-    logged = select(Call.id, bindparam("ticket_id", type_=Integer)).where(
-        Call.call_sid == bindparam("call_sid")
-    )
-    insert = insert_for_dialect(dialect)(call_tickets)
-    return insert.from_select(["call_id", "ticket_id"], logged).on_conflict_do_nothing()
-
-
-def _file_step_by_step(rt: Runtime, filing: _CallFiling) -> FiledTicket:
-    """SQLite: ``open_ticket``, with the call and the recording linked in its transaction."""
-
-    def link(session: Session, ticket: Ticket) -> None:
-        link_call_and_recording(session, filing.call_sid, filing.caller, ticket.id,
-                                filing.data, filing.now)  # fmt: skip
-
-    ticket = open_ticket(rt.uow(), filing.draft, IVR_ACTOR, tz=rt.settings.tz, now=filing.now,
-                         external_ref=filing.ref, also=link)  # fmt: skip
-    return FiledTicket(ticket.id, ticket.number)
-
-
-def _ticket_by_ref(rt: Runtime, ref: str) -> FiledTicket | None:
-    with rt.uow() as uow:
-        query = select(Ticket.id, Ticket.number).where(Ticket.external_ref == ref)
-        row = uow.session.execute(query).first()
-        return None if row is None else FiledTicket(row.id, row.number)
-
-
-def link_call_and_recording(
-    session: Session,
-    call_sid: str,
-    caller: str | None,
-    ticket_id: int,
-    data: Mapping[str, str],
-    now: datetime,
-) -> None:
-    """In the ticket's own transaction: the call row (if the call log is behind), the
-    call–ticket link and the recording row, each an idempotent upsert (``open_ticket``'s
-    ``also``; PostgreSQL files phone tickets with all of them in one statement instead)."""
-    call_row = call_row_values(call_sid, now, {"from_number": caller, "from_raw": caller or ""})
-    _link_step_by_step(session, call_row, ticket_id, _recording_row(call_sid, ticket_id, data, now))
-
-
-def _recording_row(
-    call_sid: str, ticket_id: int, data: Mapping[str, str], now: datetime
-) -> dict[str, Any] | None:
-    sid = data.get("recording_sid")
-    if not sid:
-        return None
-    duration = data.get("recording_duration", "")
-    return {"sid": sid, "call_sid": call_sid, "ticket_id": ticket_id,
-            "media_url": data.get("recording_url", ""), "state": "pending",
-            "source": "RecordVerb", "channels": 1, "attempts": 0, "created_at": now,
-            "duration_s": int(duration) if duration.isdecimal() else None}  # fmt: skip
-
-
-_RECORDING_KEEPS = ("ticket_id", "duration_s")  # a replayed or late link updates only these
-
-
-def _link_step_by_step(
-    session: Session, call_row: dict[str, Any], ticket_id: int, recording: dict[str, Any] | None
-) -> None:
-    conn = session.connection()  # Core statements: none of this goes through the ORM
-    conn.execute(insert_ignoring_conflicts(session, Call.__table__), [call_row])
-    call_sid = call_row["call_sid"]
-    call_id = conn.execute(select(Call.id).where(Call.call_sid == call_sid)).scalar_one()
-    link = {"call_id": call_id, "ticket_id": ticket_id}
-    conn.execute(insert_ignoring_conflicts(session, call_tickets), [link])
-    if recording is not None:
-        upsert = upsert_statement(session, Recording.__table__, "sid", list(_RECORDING_KEEPS))
-        conn.execute(upsert, [recording])
-
-
-def _link_call(ticket: CTE) -> tuple[list[CTE], list[Any]]:
-    return _call_link_writes(ticket, with_recording=False)
-
-
-def _link_with_recording(ticket: CTE) -> tuple[list[CTE], list[Any]]:
-    return _call_link_writes(ticket, with_recording=True)
-
-
-def _call_link_writes(ticket: CTE, *, with_recording: bool) -> tuple[list[CTE], list[Any]]:
-    """The filing statement's CTEs for the call: ``new_call AS (INSERT … ON CONFLICT DO
-    NOTHING RETURNING id), the_call AS (new_call UNION ALL the logged row), link AS (INSERT
-    INTO call_tickets …)[, recording AS (INSERT … ON CONFLICT (sid) DO UPDATE …)]``, and the
-    call's id as the result's column: NULL when the call row is not visible yet."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    calls, recordings = cast(Table, Call.__table__), cast(Table, Recording.__table__)
-    call_values = {name: bindparam(f"call_{name}", type_=calls.c[name].type)
-                   for name in call_row_values("", datetime.now(UTC), {})}  # fmt: skip
-    new_call = (
-        insert(calls).values(call_values).on_conflict_do_nothing().returning(calls.c.id)
-    ).cte("new_call")
-    existing = select(calls.c.id).where(calls.c.call_sid == bindparam("call_call_sid"))
-    the_call = union_all(select(new_call.c.id), existing).cte("the_call")
-    link = (
-        insert(call_tickets)
-        .from_select(["call_id", "ticket_id"], select(the_call.c.id, ticket.c.id))
-        .on_conflict_do_nothing()
-    ).cte("link")
-    ctes = [new_call, the_call, link]
-    if with_recording:
-        sample = _recording_row("", 0, {"recording_sid": "-"}, datetime.now(UTC)) or {}
-        columns = [name for name in sample if name != "ticket_id"]
-        bound = [bindparam(f"rec_{name}", type_=recordings.c[name].type) for name in columns]
-        upsert = insert(recordings).from_select(
-            ["ticket_id", *columns], select(ticket.c.id, *bound)
-        )
-        keep = {name: upsert.excluded[name] for name in _RECORDING_KEEPS}
-        recording = upsert.on_conflict_do_update(index_elements=["sid"], set_=keep)
-        ctes.append(recording.cte("recording"))
-    return ctes, [select(the_call.c.id).scalar_subquery()]
 
 
 def request_ticket_sms(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:

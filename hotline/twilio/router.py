@@ -1,15 +1,15 @@
-"""Twilio's voice webhooks, answered straight from WSGI in front of Flask.
+"""Every /twilio/* URL, answered by one router in front of Flask, under one failure policy.
 
-Every step of every call comes through here, and a step's own work (check the signature,
-open the call state, ask the engine, render TwiML, hand over the log entries) is small. Through
-Flask the same step also paid for a request and an app context, URL matching, the hooks of
-every blueprint, the session and CSRF checks, context-local proxies and a Response object:
-about 190 µs, more than the step's own work (110 µs). So the IVR's few fixed URLs are served by
-this small router (any method but POST gets 405); every other path goes on to Flask unchanged.
+Voice, the agent's leg, messaging and recording status (and, in the embedded demo, the
+simulated queue) are all routes of this WSGI router; every other path goes on to Flask
+unchanged. The policy, the same for every route: any method but POST gets 405; a body over
+MAX_CONTENT_LENGTH gets 413; a missing or wrong signature gets 403 and a log line; the request
+id and the call SID tag the log lines; whatever fails inside a handler is logged and answered
+with that route's safe answer, never a 5xx, an HTML page or an empty body.
 
-The rules are the same as the Flask views had: a missing or wrong signature gets 403 and a log
-line; a body over MAX_CONTENT_LENGTH gets 413; whatever fails inside a handler is logged with
-the call SID and answered with that route's safe TwiML, never a 5xx or an empty body.
+Why not Flask: every step of every call is one of these requests, and a step's own work is
+small; Flask's request machinery (contexts, URL matching, every blueprint's hooks, the session
+and CSRF checks) cost more than the step itself (docs/operations.md has the figures).
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from config.logging import log_context
 from hotline.twilio.security import log_rejected
+from ivr_flows.twiml import EMPTY_TWIML
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 URLENCODED = "application/x-www-form-urlencoded"
-XML_HEADERS = [("Content-Type", "text/xml; charset=utf-8")]
+XML = "text/xml; charset=utf-8"
 
 
 class Fields(dict[str, str]):
@@ -75,10 +76,16 @@ Handler = Callable[[WebhookRequest], str]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A webhook: its handler, and the TwiML Twilio gets if the handler fails."""
+    """A webhook: its handler, the answer Twilio gets if the handler fails, and their type."""
 
     handler: Handler
     on_failure: Callable[[WebhookRequest], str]
+    content_type: str = XML
+
+
+def no_answer(_request: WebhookRequest) -> str:
+    """The answer of a callback that needs none (status callbacks, a failed one included)."""
+    return EMPTY_TWIML
 
 
 class TwilioWebhooks:
@@ -119,7 +126,8 @@ class TwilioWebhooks:
             return _plain(start_response, "403 Forbidden", "Forbidden")
         request = WebhookRequest(path, form, Fields(parse_form(query, errors="replace")))
         body = self._answer(route, request).encode()
-        start_response("200 OK", [*XML_HEADERS, ("Content-Length", str(len(body)))])
+        headers = [("Content-Type", route.content_type), ("Content-Length", str(len(body)))]
+        start_response("200 OK", headers)
         return [body]
 
     def _form(self, environ: WSGIEnvironment) -> Fields:

@@ -1,53 +1,31 @@
-"""Twilio request signatures and the TwiML response helper.
+"""Twilio request signatures, checked by the router on every /twilio/* request.
 
-The signature covers the exact URL Twilio requested. Behind a TLS-terminating proxy Flask sees
-``http://internal:8000/…``, so the URL is rebuilt from PUBLIC_BASE_URL plus the path and the raw
-query string, which is what Twilio signed.
+The signature covers the exact URL Twilio requested. Behind a TLS-terminating proxy the app sees
+``http://internal:8000/…``, so the router rebuilds the URL from PUBLIC_BASE_URL plus the path and
+the raw query string, which is what Twilio signed.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping
-from functools import wraps
-from typing import Any, TypeVar
+from collections.abc import Mapping
 
-from flask import Flask, Request, Response, abort, current_app, request
+from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import VoiceResponse
 
 from config import Settings
-from config.logging import log_context
-from ivr_flows.twiml import Response as TwimlDocument
 
 log = logging.getLogger(__name__)
-XML = "text/xml; charset=utf-8"
-SIGNATURE_KEY = "hotline.twilio-signature"
-ViewF = TypeVar("ViewF", bound=Callable[..., Response])
-
-
-def public_url(settings: Settings) -> str:
-    query = request.query_string.decode("latin-1")
-    url = settings.public_base_url.rstrip("/") + request.path
-    return f"{url}?{query}" if query else url
 
 
 class SignatureCheck:
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._validator = RequestValidator(settings.twilio_auth_token)
+    """``X-Twilio-Signature`` against the auth token; off only in the embedded demo."""
 
-    def __call__(self) -> None:
-        """A before_request hook: 403 for a missing or wrong X-Twilio-Signature."""
-        if not self._settings.twilio_signature_check:
-            return
-        signature = request.headers.get("X-Twilio-Signature", "")
-        url = public_url(self._settings)
-        if not signature or not self.valid(url, request.form, signature):
-            log_rejected(signature, request.path, request.form)
-            abort(403)
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.twilio_signature_check
+        self._validator = RequestValidator(settings.twilio_auth_token)
 
     def valid(self, url: str, form: Mapping[str, str], signature: str) -> bool:
         """RequestValidator's signature of the exact public URL first (one HMAC, the usual case);
@@ -59,7 +37,7 @@ class SignatureCheck:
 
 
 def log_rejected(signature: str, path: str, form: Mapping[str, str]) -> None:
-    """The log line of every refused Twilio request, whichever road it came in by."""
+    """The log line of every refused Twilio request."""
     log.warning(
         "rejected Twilio webhook with %s signature: %s",
         "a wrong" if signature else "no",
@@ -68,45 +46,9 @@ def log_rejected(signature: str, path: str, form: Mapping[str, str]) -> None:
     )
 
 
-def check_twilio_signature() -> None:
-    """before_request hook of every Twilio-facing blueprint (the app's own SignatureCheck)."""
-    check: SignatureCheck = current_app.extensions[SIGNATURE_KEY]
-    check()
-
-
-def never_fails(fallback: Callable[[], Response]) -> Callable[[ViewF], ViewF]:
-    """Wrap a Twilio webhook: whatever fails inside, Twilio gets ``fallback()``, never a 5xx,
-    an HTML error page or silence. The failure is logged with the call SID."""
-
-    def decorate(view: ViewF) -> ViewF:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Response:
-            call_sid = request.form.get("CallSid", "")
-            with log_context(call_sid=call_sid or None):
-                try:
-                    return view(*args, **kwargs)
-                except Exception:
-                    log.exception("Twilio webhook %s failed; answering safely", request.path)
-                    return fallback()
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-def twiml(response: TwimlDocument | VoiceResponse | str) -> Response:
-    return Response(str(response), status=200, mimetype="text/xml", content_type=XML)
-
-
-EMPTY_TWIML = str(VoiceResponse())  # built once: the answer to every status callback
-
-
-def empty_twiml() -> Response:
-    return twiml(EMPTY_TWIML)
-
-
 class NoSessionForWebhooks(SecureCookieSessionInterface):
-    """Twilio carries no cookies we need: skip the session cookie's work on /twilio/*."""
+    """Twilio carries no cookies we need: no session cookie work on /twilio/* (a path the
+    router does not serve still reaches Flask, for its 404)."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith("/twilio/"):

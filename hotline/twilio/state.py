@@ -4,7 +4,7 @@ The state travels with the call so a menu step needs no database read. It is enc
 authenticated with AES-256-GCM (key derived from SECRET_KEY): it may hold a citizen ID on its way
 to the ticket, and URLs end up in Twilio's request logs. The sealing time is inside the sealed
 text, and tokens older than a day — longer than any call — are refused. AES-GCM rather than
-Fernet: a third of the cost per webhook, for the same guarantees.
+Fernet: the same guarantees at less cost on every webhook (docs/operations.md).
 """
 
 from __future__ import annotations

@@ -9,183 +9,39 @@ Thai and is put through to agents: never a 5xx, never silence.
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from flask import Flask
-
-from hotline.background.recordings import note_recording
-from hotline.calls.buffer import BatchingWriter, CallLogWriter, DirectWriter, RedisWriter
+from config import Settings
+from hotline.calls.desk import note_queued
+from hotline.calls.filing import CallFiling
 from hotline.calls.kinds import CallEventKind
 from hotline.calls.log import LogEntry
 from hotline.runtime import Runtime
-from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, file_ticket_for_call, filed_entry
-from hotline.twilio.agent import note_queued_call
-from hotline.twilio.router import Route, TwilioWebhooks, WebhookRequest
-from hotline.twilio.security import EMPTY_TWIML, SIGNATURE_KEY, SignatureCheck
-from hotline.twilio.state import StateCodec, StateError
+from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, filed_entry
+from hotline.twilio.router import Route, WebhookRequest
+from hotline.twilio.state import StateError
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
-from ivr_flows.loader import load_flow
-from ivr_flows.model import Flow, Prompt
-from ivr_flows.render import Renderer, Voice
+from ivr_flows.twiml import EMPTY_TWIML, Response
+from recordings.jobs import note_recording
 from ticketing.reference import cached_reference_data, reference_data
 
 log = logging.getLogger(__name__)
-EXTENSION_KEY = "hotline.ivr"
-WEBHOOKS_KEY = "hotline.twilio.voice-webhooks"
-_HOLD_FALLBACK = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="20" /></Response>'
+FALLBACK_QUEUE = "agents"
 APOLOGY = "ขออภัยค่ะ ระบบขัดข้องชั่วคราว ระบบจะโอนสายไปยังเจ้าหน้าที่ กรุณาถือสายรอสักครู่ค่ะ"
-
-
-class Urls:
-    """Where Twilio should come back to, each URL carrying the sealed call state."""
-
-    def __init__(self, base_url: str, codec: StateCodec) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._codec = codec
-        self._last = threading.local()
-
-    def seal(self, state: CallState) -> str:
-        """The state's token, sealed once even when several URLs of one answer carry it. The
-        memo holds the state weakly: a caller's data is not kept once the answer is sent."""
-        last = getattr(self._last, "sealed", None)
-        if last is not None and last[0]() is state:
-            token: str = last[1]
-            return token
-        token = self._codec.encode(state)
-        self._last.sealed = (weakref.ref(state), token)
-        return token
-
-    def to(self, path: str, state: CallState | None = None, **extra: str) -> str:
-        # Sealed tokens are URL-safe base64 already: no percent-encoding pass needed.
-        parts = [f"s={self.seal(state)}"] if state is not None else []
-        parts += [f"{k}={v}" for k, v in extra.items() if v]  # our own plain ASCII values
-        query = "&".join(parts)
-        return f"{self.base_url}/twilio/{path}" + (f"?{query}" if query else "")
-
-    def step(self, state: CallState, *, timed_out: bool = False) -> str:
-        return self.to("step", state, e="timeout" if timed_out else "")
-
-    def recording_status(self, state: CallState) -> str:
-        return self.to("recording-status", state)
-
-    def queue_result(self, state: CallState) -> str:
-        return self.to("queue-result", state)
-
-    def wait(self, state: CallState) -> str:
-        return self.to("wait", state)
-
-    def audio(self, path: str) -> str:
-        return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
-
-
-STATE_MARK = "~STATE~"  # stands for the sealed state in a stored answer ("~" is not base64url)
-
-
-class _MarkedUrls(Urls):
-    """The app's URLs with STATE_MARK where each call's sealed state goes."""
-
-    def seal(self, state: CallState) -> str:
-        return STATE_MARK
-
-
-class Answers:
-    """What the caller hears, rendered once per node when nothing in it depends on the call but
-    its sealed state.
-
-    Most steps land on a plain node: a menu, the recording, the queue, whose prompts (and the
-    lead-in prompts before them, such as an information message) carry no call data. Its TwiML
-    then differs from call to call only in the state sealed into its URLs, so it is rendered
-    once with a mark there and each answer is one ``str.replace``: building the same document
-    again was a fifth of a menu step's CPU. Anything with call data in it (a read-back, a
-    prompt that names the caller's district) is rendered afresh. The flow's nodes and prompts
-    are finite, so the store is bounded.
-    """
-
-    def __init__(self, renderer: Renderer, marked: Renderer, urls: Urls) -> None:
-        self._renderer = renderer
-        self._marked = marked
-        self._urls = urls
-        self._plain = {name for name, node in renderer.flow.nodes.items()
-                       if _plain(node.prompt) and _plain(node.confirm)}  # fmt: skip
-        self._stored: dict[tuple[str, bool, tuple[Prompt, ...]], str] = {}
-
-    def text(self, play: Play) -> str:
-        state = play.state
-        if state.node not in self._plain or not all(_plain(p) for p in play.lead_in):
-            return str(self._renderer.play(play))
-        key = (state.node, state.confirming is None, play.lead_in)
-        stored = self._stored.get(key)
-        if stored is None:
-            stored = self._stored[key] = str(self._marked.play(play))
-        return stored.replace(STATE_MARK, self._urls.seal(state))
-
-
-def _plain(prompt: Prompt) -> bool:
-    """No call data is filled into it (and it cannot be mistaken for the mark)."""
-    return "{" not in prompt.text and STATE_MARK not in prompt.text
-
-
-@dataclass(frozen=True)
-class Ivr:
-    """The IVR parts of one app, built once: the flow, the renderer, the state codec, the log."""
-
-    flow: Flow
-    codec: StateCodec
-    urls: Urls
-    renderer: Renderer
-    writer: CallLogWriter
-    answers: Answers
-
-
-def init_voice(app: Flask, rt: Runtime) -> None:
-    """Build the IVR and serve its webhooks in front of the Flask app."""
-    settings = rt.settings
-    flow = load_flow(settings.ivr_flow)
-    codec = StateCodec(settings.secret_key)
-    urls = Urls(settings.public_base_url, codec)
-    voice = Voice(settings.tts_voice, settings.tts_language)
-    renderer = Renderer(flow, voice, urls, settings.recording_max_seconds)
-    marked = Renderer(flow, voice, _MarkedUrls(settings.public_base_url, codec),
-                      settings.recording_max_seconds)  # fmt: skip
-    answers = Answers(renderer, marked, urls)
-    ivr = Ivr(flow, codec, urls, renderer, call_log_writer(rt), answers)
-    check = SignatureCheck(settings)
-    app.extensions[EXTENSION_KEY] = ivr
-    app.extensions[SIGNATURE_KEY] = check  # the Flask-served Twilio blueprints' hook uses it
-    webhooks = TwilioWebhooks(
-        app.wsgi_app,
-        VoiceWebhooks(ivr, rt).routes(),
-        public_base_url=settings.public_base_url,
-        verify=check.valid if settings.twilio_signature_check else None,
-        max_content_length=app.config["MAX_CONTENT_LENGTH"],
-    )
-    app.extensions[WEBHOOKS_KEY] = webhooks
-    app.wsgi_app = webhooks  # type: ignore[method-assign]
-
-
-def call_log_writer(rt: Runtime) -> CallLogWriter:
-    """Direct writes when embedded; in production a Redis buffer, fed in small batches."""
-    direct = DirectWriter(rt.db)
-    if rt.redis is None:
-        return direct
-    buffered = RedisWriter(rt.redis, direct)
-    interval_ms = rt.settings.call_log_batch_ms
-    return BatchingWriter(buffered, interval_ms / 1000) if interval_ms else buffered
 
 
 class VoiceWebhooks:
     """The handlers of one app's IVR: each takes Twilio's request and answers TwiML."""
 
-    def __init__(self, ivr: Ivr, rt: Runtime) -> None:
-        self.ivr = ivr
+    def __init__(self, rt: Runtime) -> None:
+        self.ivr = rt.ivr
         self.rt = rt
+        self.writer = rt.call_log
 
     def routes(self) -> dict[str, Route]:
         apology, empty = self.apology, _empty
@@ -244,10 +100,9 @@ class VoiceWebhooks:
         }
         if status == "completed" and data.get("category"):
             # The caller may have hung up before the <Record> action filed the ticket.
-            ticket = file_ticket_for_call(
-                rt, call.call_sid, call.caller, data, call.now, look_first=True
-            )
-            self.ivr.writer.write([filed_entry(call, ticket.number)])
+            filing = CallFiling(call.call_sid, call.caller, data, call.now)
+            ticket = rt.call_tickets.file_for_call(filing, look_first=True)
+            self.writer.write([filed_entry(call, ticket.number)])
         note_recording(rt.uow(), sid, call.call_sid, status, data)
         return EMPTY_TWIML
 
@@ -263,7 +118,7 @@ class VoiceWebhooks:
             after = engine.after_queue(ivr.flow, state, True, _context(rt, call))
             if after is not None:
                 return self._respond(call, after, key=f"queue:{state.step}", entries=entries)
-        ivr.writer.write(entries)
+        self.writer.write(entries)
         if result in ("hangup", "bridged", "redirected", "leave"):
             return EMPTY_TWIML
         # queue-full, error, system-error: no agent can take the call; offer what still works.
@@ -287,7 +142,7 @@ class VoiceWebhooks:
                          data={"sequence": _int(form.get("SequenceNumber")),
                                "duration": _int(form.get("CallDuration"))})  # fmt: skip
         if call_sid:
-            self.ivr.writer.write([entry])
+            self.writer.write([entry])
         return EMPTY_TWIML
 
     def fallback(self, request: WebhookRequest) -> str:
@@ -303,15 +158,12 @@ class VoiceWebhooks:
             ivr = self.ivr
             agent_state = CallState(node=ivr.flow.agent)
             action = ivr.urls.queue_result(agent_state)
-            response = ivr.renderer.apology(APOLOGY, self._queue_name(), action)
+            response = ivr.renderer.apology(APOLOGY, ivr.queue_name, action)
             if request.call_sid:  # show the caller in the agents' live queue too
-                note_queued_call(self.rt, self._call_info(request), {}, self._queue_name())
-        except Exception:  # even the apology failed: plain TwiML needs nothing but a string
+                self._note_queued(self._call_info(request), {})
+        except Exception:  # even the apology failed: a document that needs only the settings
             log.exception("apology TwiML failed")
-            return (
-                '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="th-TH">'
-                f"{APOLOGY}</Say><Enqueue>agents</Enqueue></Response>"
-            )
+            return last_resort(self.rt.settings)
         return str(response)
 
     # Steps shared by the handlers ---------------------------------------------------------
@@ -335,7 +187,7 @@ class VoiceWebhooks:
         play = replace(outcome, lead_in=(*spoken, *outcome.lead_in)) if spoken else outcome
         play = self._with_queue_time(play, call)
         collected.extend(_event_entries(call, key, events))
-        ivr.writer.write(collected)
+        self.writer.write(collected)
         return ivr.answers.text(play)
 
     def _with_queue_time(self, play: Play, call: CallInfo) -> Play:
@@ -343,11 +195,18 @@ class VoiceWebhooks:
             return play
         queued = play.state.with_data(queued_at=call.now.isoformat())
         # The agents' live queue, at once: an agent may be bridged to this caller in a second.
-        note_queued_call(self.rt, call, queued.data, self._queue_name())
+        self._note_queued(call, queued.data)
         return replace(play, state=queued)
 
-    def _queue_name(self) -> str:
-        return self.ivr.flow.node(self.ivr.flow.agent).queue or "agents"
+    def _note_queued(self, call: CallInfo, data: Mapping[str, str]) -> None:
+        """The agents' live queue learns of the caller. Never fails the webhook: the caller
+        must still be queued."""
+        rt = self.rt
+        try:
+            note_queued(rt.db, call.call_sid, call.caller or "", self.ivr.queue_name, data,
+                        call.now, simulated=rt.settings.telephony_simulated)  # fmt: skip
+        except Exception:
+            log.exception("could not note the queued call for the live queue")
 
     def _call_info(self, request: WebhookRequest) -> CallInfo:
         form = request.form
@@ -370,7 +229,19 @@ def _empty(_request: WebhookRequest) -> str:
 
 
 def _hold_fallback(_request: WebhookRequest) -> str:
-    return _HOLD_FALLBACK
+    """The caller is already queued: a failure only pauses the music (<Enqueue> is not allowed
+    in a waitUrl answer)."""
+    response = Response()
+    response.pause(length=20)
+    return str(response)
+
+
+def last_resort(settings: Settings) -> str:
+    """The apology when even the flow's renderer failed: the configured voice, then agents."""
+    response = Response()
+    response.say(APOLOGY, voice=settings.tts_voice, language=settings.tts_language)
+    response.enqueue(FALLBACK_QUEUE)
+    return str(response)
 
 
 # Helpers ------------------------------------------------------------------------------------

@@ -219,9 +219,9 @@ def _normalised(app: Flask, body: str) -> str:
     """TwiML with each sealed state replaced by the state it holds (sealing adds a random IV)."""
     import re
 
-    from hotline.twilio.voice import EXTENSION_KEY
+    from hotline.runtime import runtime
 
-    codec = app.extensions[EXTENSION_KEY].codec
+    codec = runtime(app).ivr.codec
 
     def unseal(match: re.Match[str]) -> str:
         from urllib.parse import unquote

@@ -12,26 +12,28 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import CTE, null, select, text
 from sqlalchemy.exc import IntegrityError
 
-import hotline.twilio.actions as ivr_actions
-from config import Settings
-from hotline.background.jobs import InlineJobs
-from hotline.calls.log import call_row_values
+import hotline.calls.filing as filing
+import hotline.calls.filing_at_once as at_once
+from hotline.calls.filing import IVR_ACTOR, CallFiling, CallTickets, FileStepByStep, record_call
+from hotline.calls.filing_at_once import FileAtOnce
+from hotline.calls.log import CALL_ROW_COLUMNS, call_row_values
 from hotline.calls.models import Call, call_tickets
-from hotline.runtime import Runtime
-from hotline.twilio.actions import IVR_ACTOR, file_ticket_for_call, link_call_and_recording
 from recordings.models import Recording
 from tests.conftest import truncate_all
 from tests.factories import make_ticket
 from ticketing.db.engine import Database
 from ticketing.db.statements import insert_ignoring_conflicts
 from ticketing.db.uow import UnitOfWork
+from ticketing.filing import TicketDraft
+from ticketing.filing_at_once import FiledTicket, open_ticket_at_once
 from ticketing.models import AuditEvent, SmsMessage, StatusChange, Ticket
-from ticketing.services import TicketDraft, open_ticket, open_ticket_at_once
+from ticketing.services import open_ticket
 
 AT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 SID = "CA" + "7" * 32
@@ -42,9 +44,23 @@ COMPLAINT = {"category": "land", "postal_code": "50200", "province_code": "50",
              "district_code": "5001", "citizen_id": "1101700230708"}  # fmt: skip
 
 
-def runtime_for(db: Database, tmp_path: Path) -> Runtime:
-    return Runtime(settings=Settings(instance_dir=tmp_path), db=db, redis=None,
-                   jobs=InlineJobs(lambda func, args: func(*args)))  # fmt: skip
+def runtime_for(db: Database, tmp_path: Path) -> CallTickets:
+    """The call's ticket filer as the runtime wires it: in one statement on PostgreSQL."""
+    tz = ZoneInfo("Asia/Bangkok")
+    filer = FileAtOnce(db, None, tz) if db.dialect == "postgresql" else FileStepByStep(db, None, tz)
+    return CallTickets(db, filer)
+
+
+def file_ticket_for_call(
+    tickets: CallTickets,
+    sid: str,
+    caller: str,
+    data: dict[str, str],
+    at: datetime,
+    *,
+    look_first: bool = False,
+) -> FiledTicket:
+    return tickets.file_for_call(CallFiling(sid, caller, data, at), look_first=look_first)
 
 
 def links(db: Database) -> tuple[list[tuple[int, int]], list[Call], list[Recording]]:
@@ -119,7 +135,7 @@ def test_linking_again_changes_nothing_but_the_recording_details(database: Datab
     for duration in ("9", "11"):
         with UnitOfWork(database) as uow:
             data = {**RECORDED, "recording_duration": duration}
-            link_call_and_recording(uow.session, SID, CALLER, ticket.id, data, AT)
+            record_call(uow.session, CallFiling(SID, CALLER, data, AT), ticket.id)
             uow.commit()
 
     pairs, calls, recordings = links(database)
@@ -136,10 +152,10 @@ def test_when_the_statement_cannot_see_the_call_a_second_transaction_links_it(
     log_call(pg, CALLER)
 
     def blind(ticket: CTE) -> tuple[list[CTE], list[Any]]:
-        ctes, _ = ivr_actions._call_link_writes(ticket, with_recording=True)
+        ctes, _ = at_once.call_link_writes(ticket, with_recording=True)
         return [cte for cte in ctes if cte.name == "recording"], [null()]
 
-    monkeypatch.setattr(ivr_actions, "_link_with_recording", blind)
+    monkeypatch.setattr(at_once, "link_with_recording", blind)
     data = {**COMPLAINT, **RECORDED}
     ticket = file_ticket_for_call(runtime_for(pg, tmp_path), SID, CALLER, data, AT)
 
@@ -159,12 +175,12 @@ def test_a_link_lost_in_the_race_is_made_by_the_next_path_to_find_the_ticket(
     def blind(ticket: CTE) -> tuple[list[CTE], list[Any]]:
         return [], [null()]
 
-    def down(statement: Any, rows: Any) -> None:
+    def down(*_args: Any) -> None:
         raise OSError("database went away")
 
-    monkeypatch.setattr(ivr_actions, "_link_call", blind)
+    monkeypatch.setattr(at_once, "link_call_only", blind)
     with monkeypatch.context() as broken:
-        broken.setattr(pg, "execute_alone", down)
+        broken.setattr(filing, "link_call", down)
         ticket = file_ticket_for_call(rt, SID, CALLER, COMPLAINT, AT)
     assert links(pg)[0] == []
 
@@ -250,3 +266,24 @@ def pg(pg_database: Database) -> Iterator[Database]:
 def _row(obj: object, leave_out: set[str]) -> dict[str, Any]:
     table = type(obj).__table__  # type: ignore[attr-defined]
     return {c.name: getattr(obj, c.name) for c in table.c if c.name not in leave_out}
+
+
+def test_the_new_rows_name_every_column_the_statement_binds() -> None:
+    """The one-statement filing binds the call and recording columns by name: the rows both
+    ways write must have exactly those columns."""
+    assert tuple(call_row_values(SID, AT, {})) == CALL_ROW_COLUMNS
+    recording = CallFiling(SID, CALLER, RECORDED, AT).recording_row(1)
+    assert recording is not None
+    assert set(recording) == {"ticket_id", *at_once.RECORDING_COLUMNS}
+
+
+def test_a_recording_keeps_the_first_ticket_it_was_given(database: Database) -> None:
+    """The link rule: a replayed or late filing never moves a recording to another ticket."""
+    first, second = make_ticket(database), make_ticket(database)
+    for ticket in (first, second):
+        with UnitOfWork(database) as uow:
+            record_call(uow.session, CallFiling(SID, CALLER, RECORDED, AT), ticket.id)
+            uow.commit()
+    pairs, calls, recordings = links(database)
+    assert sorted(pairs) == [(calls[0].id, first.id), (calls[0].id, second.id)]
+    assert [r.ticket_id for r in recordings] == [first.id]

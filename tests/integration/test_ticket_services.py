@@ -21,14 +21,7 @@ from ticketing.errors import (
 )
 from ticketing.models import AuditEvent, Center, Note, Referral, StatusChange, Ticket
 from ticketing.numbers import parse_ticket_number
-from ticketing.services import (
-    add_note,
-    assign,
-    change_status,
-    merge_duplicate,
-    open_ticket,
-    refer,
-)
+from ticketing.services import add_note, assign, change_status, merge_duplicate, open_ticket, refer
 
 
 def row_counts(db: Database) -> dict[str, int]:

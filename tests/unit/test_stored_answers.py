@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from hotline.twilio.ivr import STATE_MARK, Answers, Urls, _MarkedUrls
 from hotline.twilio.state import StateCodec
-from hotline.twilio.voice import STATE_MARK, Answers, Urls, _MarkedUrls
 from ivr_flows.engine import CallState, Play
 from ivr_flows.model import Flow, Prompt
 from ivr_flows.render import Renderer, Voice

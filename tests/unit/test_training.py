@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ticketing.training import (
-    FiledTicket,
     ScenarioError,
+    TraineeTicket,
     load_scenario,
     load_scenarios,
     normalise_thai,
@@ -17,7 +17,7 @@ from ticketing.training import (
 )
 
 LAND = load_scenarios(None)["land-encroachment"]
-PERFECT = FiledTicket(
+PERFECT = TraineeTicket(
     category="land",
     province_code="50",
     district_code="5014",
@@ -63,7 +63,7 @@ def test_both_mistakes_add_up_and_lateness_costs_time_points() -> None:
 def test_facts_match_synonyms_thai_digits_and_any_spacing() -> None:
     debt = load_scenarios(None)["informal-debt"]
     words = "กู้นอกระบบ ๕๐,๐๐๐ บาท ดอกเบี้ย ร้อยละ ๒๐ ต่อเดือน ถูก ขู่ จะทำ ร้าย"
-    filed = FiledTicket("informal_debt", "40", "4001", None, words, 100)
+    filed = TraineeTicket("informal_debt", "40", "4001", None, words, 100)
     facts = [item for item in score_ticket(debt, filed).items if item.part == "fact"]
     assert all(item.points > 0 for item in facts), facts
     assert normalise_thai("เเปลง  ๑๒๓ ABC") == "แปลง123abc"  # two sara e → one sara ae

@@ -53,3 +53,34 @@ def test_the_apology_and_an_empty_document_match_too() -> None:
     args = ("ขออภัยค่ะ & ขอโทษ", "agents", "https://x/twilio/queue?s=a&b=c")
     assert str(fast.apology(*args)) == str(reference.apology(*args))
     assert str(Response()) == str(VoiceResponse())
+
+
+def test_the_agent_leg_and_sms_documents_match_twilios_library() -> None:
+    """The verbs the agent's leg and the SMS replies use: <Dial> with a <Queue>, <Say> and
+    <Hangup>, and a messaging <Message>."""
+    from twilio.twiml.messaging_response import MessagingResponse
+    from twilio.twiml.voice_response import Dial
+
+    base = "https://x/twilio/agent"
+    fast = Response()
+    dial = fast.dial(None, action=f"{base}/done?agent=7&x=<1>", method="POST", timeout=20,
+                     record="record-from-answer-dual",
+                     recording_status_callback=f"{base}/recording?agent=7")  # fmt: skip
+    dial.queue("agents", url=f"{base}/bridge?agent=7", method="POST")
+    fast.say("ขออภัยค่ะ & <ขอโทษ>", voice="Google.th-TH-Standard-A", language="th-TH")
+    fast.hangup()
+    reference = VoiceResponse()
+    ref_dial = Dial(action=f"{base}/done?agent=7&x=<1>", method="POST", timeout=20,
+                    record="record-from-answer-dual",
+                    recording_status_callback=f"{base}/recording?agent=7")  # fmt: skip
+    ref_dial.queue("agents", url=f"{base}/bridge?agent=7", method="POST")
+    reference.append(ref_dial)
+    reference.say("ขออภัยค่ะ & <ขอโทษ>", voice="Google.th-TH-Standard-A", language="th-TH")
+    reference.hangup()
+    assert str(fast) == str(reference)
+
+    reply = Response()
+    reply.message("ศูนย์ดำรงธรรม 1567: ส่ง START & <อีกครั้ง>")
+    expected = MessagingResponse()
+    expected.message("ศูนย์ดำรงธรรม 1567: ส่ง START & <อีกครั้ง>")
+    assert str(reply) == str(expected)

@@ -134,8 +134,16 @@ def test_an_empty_queue_tells_the_agent_and_hangs_up(voice_app: Flask, database:
 
 
 def test_the_simulated_queue_member_reports_where_the_caller_stands(
-    voice_app: Flask, database: Database
+    make_app: Callable[..., Flask], database: Database
 ) -> None:
-    unknown = signed_post(voice_app.test_client(), f"{BASE_URL}/twilio/sim/queue-member",
+    demo = make_app(twilio_api_base_url=f"{BASE_URL}/simulator/twilio")
+    unknown = signed_post(demo.test_client(), f"{BASE_URL}/twilio/sim/queue-member",
                           {"CallSid": "CA" + "9" * 32})  # fmt: skip
     assert unknown.get_json() == {"state": "gone", "agent": ""}
+
+
+def test_the_simulated_queue_is_not_served_with_real_twilio(voice_app: Flask) -> None:
+    for path in ("/twilio/sim/queue-member", "/twilio/sim/caller-left"):
+        response = signed_post(voice_app.test_client(), f"{BASE_URL}{path}",
+                               {"CallSid": "CA" + "9" * 32})  # fmt: skip
+        assert response.status_code == 404, path

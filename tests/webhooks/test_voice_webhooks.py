@@ -18,7 +18,8 @@ from config import Settings
 from hotline import create_app
 from hotline.calls.desk_models import QueueEntry
 from hotline.calls.models import Call
-from hotline.twilio.voice import EXTENSION_KEY, WEBHOOKS_KEY, Ivr
+from hotline.runtime import runtime
+from hotline.twilio.ivr import Ivr
 from ivr_flows.engine import CallState
 from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
 from ticketing.db.engine import Database
@@ -112,7 +113,7 @@ def node_ids(kinds: tuple[str, ...]) -> list[str]:
 
 
 def post_step(app: Flask, state: CallState, timed_out: bool = False, **params: str):  # type: ignore[no-untyped-def]
-    ivr: Ivr = app.extensions[EXTENSION_KEY]
+    ivr: Ivr = runtime(app).ivr
     url = ivr.urls.step(state, timed_out=timed_out)
     return signed_post(app.test_client(), url, form(**params))
 
@@ -268,16 +269,13 @@ def test_every_twilio_route_answers_twiml_during_an_outage(broken_app: Flask) ->
                    RecordingUrl="https://api.twilio.com/x", QueueResult="bridged",
                    DialCallStatus="completed", CallStatus="completed", Body="STOP",
                    MessageSid="SM" + "1" * 32, MessageStatus="delivered")  # fmt: skip
-    flask_routes = [
-        rule.rule
-        for rule in broken_app.url_map.iter_rules()
-        if rule.rule.startswith("/twilio/")
-        and "POST" in (rule.methods or ())
-        # the embedded demo's queue stand-in answers the simulator in JSON
-        and not rule.rule.startswith("/twilio/sim/")
-    ]
+    flask_routes = [rule.rule for rule in broken_app.url_map.iter_rules()
+                    if rule.rule.startswith("/twilio/")]  # fmt: skip
+    assert flask_routes == []  # every Twilio URL is the router's
     walked = []
-    for path in [*sorted(broken_app.extensions[WEBHOOKS_KEY].paths), *flask_routes]:
+    # the embedded demo's queue stand-in answers the simulator in JSON
+    twiml_paths = [p for p in sorted(runtime(broken_app).webhook_paths) if "/sim/" not in p]
+    for path in twiml_paths:
         response = signed_post(client, f"{BASE_URL}{path}?s=forged&agent=1", payload)
         assert response.status_code == 200, path
         assert fromstring(response.get_data(as_text=True)).tag == "Response", path
@@ -307,7 +305,7 @@ def test_the_recording_callback_alone_files_the_ticket(
     """The <Record> action never came (the caller hung up mid-request): the callback files it."""
     from ticketing.models import Ticket
 
-    ivr: Ivr = voice_app.extensions[EXTENSION_KEY]
+    ivr: Ivr = runtime(voice_app).ivr
     data = {"category": "drugs", "postal_code": "10200", "province_code": "10"}
     url = ivr.urls.recording_status(CallState(node="record_complaint", data=data))
     recording = {"RecordingSid": "RE" + "2" * 32, "RecordingStatus": "completed",

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from hotline.runtime import runtime
 from hotline.twilio.router import Fields, Route, TwilioWebhooks, WebhookRequest, parse_form
-from hotline.twilio.voice import WEBHOOKS_KEY
 from tests.voice import AUTH_TOKEN, BASE_URL
 from tests.webhooks.test_voice_webhooks import form, signed_post, verbs
 
@@ -97,7 +97,7 @@ def test_other_methods_and_paths_go_on_to_flask(voice_app: Flask) -> None:
     refused = client.get("/twilio/voice")
     assert refused.status_code == 405 and refused.headers["Allow"] == "POST"
     assert client.get("/healthz").status_code == 200
-    assert "/twilio/step" in voice_app.extensions[WEBHOOKS_KEY].paths
+    assert "/twilio/step" in runtime(voice_app).webhook_paths
 
 
 def test_an_unsigned_request_is_refused_before_its_handler_runs(

@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from hotline.demo.phone import Exchange
-from hotline.twilio.voice import WEBHOOKS_KEY
+from hotline.runtime import runtime
 
 VOICE = "Google.th-TH-Standard-A"
 ATTRIBUTES: dict[str, set[str]] = {
@@ -64,8 +64,7 @@ def check_verb(app: Flask, verb: Element, base_url: str, parent: str | None = No
 def check_url(app: Flask, url: str, base_url: str) -> None:
     assert url.startswith(base_url + "/"), f"{url} is not under {base_url}"
     path = urlsplit(url).path
-    webhooks = app.extensions.get(WEBHOOKS_KEY)
-    if webhooks is not None and path in webhooks.paths:  # served in front of Flask
+    if path in runtime(app).webhook_paths:  # served by the Twilio router, in front of Flask
         return
     adapter = app.url_map.bind("hotline.example.go.th")
     try:

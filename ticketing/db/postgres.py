@@ -149,7 +149,7 @@ def _json_row_values(
     until assigned, so a value too long for its column is refused, not cut; a JSON column's
     value is nested as JSON (None is JSON null, as the column type binds it). The parameter is
     read as jsonb: parsed once, where ``->>`` on json parses each row's text again for every
-    column (a sixth of PostgreSQL's work per call-log entry)."""
+    column."""
     from sqlalchemy.dialects.postgresql import JSONB
 
     rows = cast(bindparam("rows", type_=Text), JSONB)
