@@ -76,9 +76,9 @@ class Answers:
     lead-in prompts before them, such as an information message) carry no call data. Its TwiML
     then differs from call to call only in the state sealed into its URLs, so it is rendered
     once with a mark there and each answer is one ``str.replace`` rather than building the same
-    document again on every step (docs/operations.md has what it saves). Anything with call data in it (a read-back, a
-    prompt that names the caller's district) is rendered afresh. The flow's nodes and prompts
-    are finite, so the store is bounded.
+    document again on every step (docs/operations.md has what it saves). Anything with call
+    data in it (a read-back, a prompt that names the caller's district) is rendered afresh.
+    The flow's nodes and prompts are finite, so the store is bounded.
     """
 
     def __init__(self, renderer: Renderer, marked: Renderer, urls: Urls) -> None:

@@ -93,8 +93,9 @@ class Database:
         On PostgreSQL the statement, compiled once, runs on the pooled driver connection in
         autocommit: one round trip, and none of SQLAlchemy's per-execution work (connection
         and result wrappers, isolation-level switching, compiled-cache lookup), which cost more
-        than the driver's own (docs/operations.md). Values still pass through their column types' bind rules (a
-        naive datetime is refused). Errors are the driver's (psycopg's), not SQLAlchemy's.
+        than the driver's own (docs/operations.md). Values still pass through their column
+        types' bind rules (a naive datetime is refused). Errors are the driver's (psycopg's),
+        not SQLAlchemy's.
         SQLite keeps its explicit (BEGIN IMMEDIATE) transaction.
         """
         if not rows:
