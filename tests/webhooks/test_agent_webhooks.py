@@ -12,23 +12,25 @@ from sqlalchemy import select
 
 from hotline.calls.desk import agent_view, waiting_callers
 from hotline.calls.desk_models import AgentStatus, QueueEntry
-from hotline.demo.phone import Exchange, QueueBehaviour
+from hotline.demo.phone import QueueBehaviour
 from recordings.models import Recording
 from tests.factories import make_agency, make_user
 from tests.voice import BASE_URL, OFFICE_HOURS, call_row
-from tests.webhooks.test_voice_webhooks import form, said, signed_post
-from tests.webhooks.twiml_check import check_exchange
+from tests.webhooks.payloads import payload, post, said, signed_post
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
 
-AGENT_LEG = "CA" + "a" * 32
+AGENT_LEG = payload("agent/client_incoming")["CallSid"]
 
 
 def checked(app: Flask, url: str, params: dict[str, str]) -> str:
-    response = signed_post(app.test_client(), url, params)
-    body: str = response.get_data(as_text=True)
-    check_exchange(app, Exchange(url, params, response.status_code, body), BASE_URL)
-    return body
+    return post(app, url, params).body
+
+
+def browser_phone(uid: int | str, **changes: str | None) -> dict[str, str]:
+    """The browser phone's request, from the agent's Voice SDK identity."""
+    who = uid if isinstance(uid, str) else f"client:agent-{uid}"
+    return payload("agent/client_incoming", From=who, Caller=who, **changes)
 
 
 def agent_id(database: Database, role: str = "agent") -> int:
@@ -41,7 +43,8 @@ def test_the_browser_phone_dials_the_queue_recording_both_channels(
     voice_app: Flask, database: Database
 ) -> None:
     uid = agent_id(database)
-    params = form(CallSid=AGENT_LEG, From=f"client:agent-{uid}", To="", Direction="inbound")
+    params = browser_phone(uid)
+    assert params["To"] == "" and params["Direction"] == "inbound"
     body = checked(voice_app, f"{BASE_URL}/twilio/agent", params)
     [dial] = fromstring(body)
     assert dial.tag == "Dial" and dial.get("record") == "record-from-answer-dual"
@@ -56,7 +59,15 @@ def test_the_own_phone_leg_names_its_agent_in_the_signed_url(
     voice_app: Flask, database: Database
 ) -> None:
     uid = agent_id(database, "supervisor")
-    params = form(CallSid=AGENT_LEG, From="1567", To="+66811112222", Direction="outbound-api")
+    # The REST call that rings the agent's own phone: from the hotline to the agent's number.
+    params = payload(
+        "voice/incoming_call",
+        CallSid=AGENT_LEG,
+        From="+6621001567",
+        To="+66811112222",
+        Direction="outbound-api",
+        CallStatus="in-progress",
+    )
     body = checked(voice_app, f"{BASE_URL}/twilio/agent?agent={uid}", params)
     assert [v.tag for v in fromstring(body)] == ["Dial"]
 
@@ -64,10 +75,10 @@ def test_the_own_phone_leg_names_its_agent_in_the_signed_url(
 def test_strangers_are_not_put_through_to_callers(voice_app: Flask, database: Database) -> None:
     agency = make_user(database, "agency", agency_code=make_agency(database).code)
     for who in ("client:agent-999999", f"client:agent-{agency.user_id}", "client:someone", ""):
-        body = checked(voice_app, f"{BASE_URL}/twilio/agent", form(From=who))
+        body = checked(voice_app, f"{BASE_URL}/twilio/agent", browser_phone(who))
         assert [v.tag for v in fromstring(body)] == ["Say", "Hangup"]
         assert "ไม่สามารถรับสาย" in said(body)
-    unsigned = voice_app.test_client().post("/twilio/agent", data=form(From="client:agent-1"))
+    unsigned = voice_app.test_client().post("/twilio/agent", data=browser_phone(1))
     assert unsigned.status_code == 403
 
 
@@ -78,39 +89,45 @@ def queue_a_caller(make_phone: Callable[..., object]) -> str:
     return sid
 
 
-def test_the_bridge_pops_the_caller_and_the_end_of_the_leg_starts_wrap_up(
-    voice_app: Flask, database: Database, make_phone: Callable[..., object]
-) -> None:
-    uid = agent_id(database)
+def put_back_in_the_queue(database: Database, make_phone: Callable[..., object]) -> str:
+    """A caller who went through the IVR to the queue and is still waiting there."""
     caller_sid = queue_a_caller(make_phone)
     with UnitOfWork(database) as uow:  # put the caller back in the queue, as if still waiting
         entry = uow.session.scalars(select(QueueEntry)).one()
         entry.left_at = entry.left_reason = None
         uow.commit()
     call_row(database, caller_sid)  # the call log has the caller
+    return caller_sid
 
-    bridge = form(CallSid=caller_sid, QueueSid="QU" + "1" * 32, QueueTime="7",
-                  DequeingCallSid=AGENT_LEG)  # fmt: skip
+
+def test_the_bridge_pops_the_caller_and_the_end_of_the_leg_starts_wrap_up(
+    voice_app: Flask, database: Database, make_phone: Callable[..., object]
+) -> None:
+    uid = agent_id(database)
+    caller_sid = put_back_in_the_queue(database, make_phone)
+
+    bridge = payload("agent/bridge", CallSid=caller_sid)
+    assert bridge["DequeingCallSid"] == AGENT_LEG and bridge["QueueTime"] == "7"
     checked(voice_app, f"{BASE_URL}/twilio/agent/bridge?agent={uid}", bridge)
     me = agent_view(database, uid)
     assert me.state == "on_call" and me.call_sid == caller_sid
     assert waiting_callers(database, OFFICE_HOURS) == []
     assert call_row(database, caller_sid).agent_id == uid
 
-    done = form(CallSid=AGENT_LEG, DialCallStatus="completed", DialBridged="true")
+    done = payload("agent/dial_action", DialCallSid=caller_sid)
+    assert (done["CallSid"], done["DialCallStatus"], done["DialBridged"]) == (
+        AGENT_LEG, "completed", "true")  # fmt: skip
     body = checked(voice_app, f"{BASE_URL}/twilio/agent/done?agent={uid}", done)
     assert [v.tag for v in fromstring(body)] == ["Hangup"]
     assert agent_view(database, uid).state == "wrap_up"
 
-    recording = form(
-        CallSid=AGENT_LEG, RecordingSid="RE" + "5" * 32, RecordingStatus="completed",
-        RecordingUrl="http://127.0.0.1:9/2010-04-01/Accounts/AC/Recordings/RE5",
-        RecordingDuration="42", RecordingChannels="2", RecordingSource="DialVerb",
-    )  # fmt: skip
+    recording = payload("agent/recording")
+    assert recording["CallSid"] == AGENT_LEG and recording["RecordingStatus"] == "completed"
     checked(voice_app, f"{BASE_URL}/twilio/agent/recording?agent={uid}", recording)
     with UnitOfWork(database) as uow:
         row = uow.session.scalars(select(Recording)).one()
     assert row.call_sid == caller_sid and row.channels == 2 and row.duration_s == 42
+    assert (row.sid, row.source) == (recording["RecordingSid"], "DialVerb")
 
 
 def test_an_agent_still_in_wrap_up_is_not_given_another_caller(
@@ -120,14 +137,21 @@ def test_an_agent_still_in_wrap_up_is_not_given_another_caller(
     with UnitOfWork(database) as uow:
         uow.session.add(AgentStatus(user_id=uid, state="wrap_up", since=OFFICE_HOURS))
         uow.commit()
-    body = checked(voice_app, f"{BASE_URL}/twilio/agent", form(From=f"client:agent-{uid}"))
+    body = checked(voice_app, f"{BASE_URL}/twilio/agent", browser_phone(uid))
     assert [v.tag for v in fromstring(body)] == ["Say", "Hangup"]
     assert "สรุปการสนทนาก่อนรับสายใหม่" in said(body)
 
 
 def test_an_empty_queue_tells_the_agent_and_hangs_up(voice_app: Flask, database: Database) -> None:
     uid = agent_id(database)
-    done = form(CallSid=AGENT_LEG, DialCallStatus="no-answer")
+    # Nobody was waiting: the <Dial><Queue> timed out, no child leg, nothing bridged.
+    done = payload(
+        "agent/dial_action",
+        DialCallStatus="no-answer",
+        DialBridged="false",
+        DialCallSid=None,
+        DialCallDuration=None,
+    )
     body = checked(voice_app, f"{BASE_URL}/twilio/agent/done?agent={uid}", done)
     assert "ไม่มีผู้โทรรอสาย" in said(body)
     assert agent_view(database, uid).state == "away"  # never on a call: nothing to wrap up

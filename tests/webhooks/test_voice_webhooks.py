@@ -1,17 +1,16 @@
-"""Single webhooks, signed like Twilio signs them: signatures, every node's failure paths,
-status callbacks, forged state and a database outage."""
+"""Single webhooks, signed like Twilio signs them and shaped like the captured payloads in
+fixtures/: signatures, every node's failure paths, status callbacks, forged state and a
+database outage."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from defusedxml.ElementTree import fromstring
 from flask import Flask
-from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
 from config import Settings
@@ -22,38 +21,11 @@ from hotline.runtime import runtime
 from hotline.twilio.ivr import Ivr
 from ivr_flows.engine import CallState
 from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
+from tests.webhooks.payloads import fixture_names, payload, said, signed_post, verbs
 from ticketing.db.engine import Database
+from ticketing.models import Ticket
 
-SID = "CA" + "1" * 32
-
-
-def form(**extra: str) -> dict[str, str]:
-    values = {
-        "CallSid": SID,
-        "AccountSid": "AC" + "0" * 32,
-        "From": "+66812345678",
-        "To": "1567",
-        "CallStatus": "in-progress",
-        "Direction": "inbound",
-        "ApiVersion": "2010-04-01",
-    }
-    values.update(extra)
-    return values
-
-
-def signed_post(client: FlaskClient, url: str, params: dict[str, str], token: str = AUTH_TOKEN):  # type: ignore[no-untyped-def]
-    signature = RequestValidator(token).compute_signature(url, params)
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
-
-
-def verbs(body: str) -> list[str]:
-    return [element.tag for element in fromstring(body)]
-
-
-def said(body: str) -> str:
-    return " ".join(e.text or "" for e in fromstring(body).iter("Say"))
+SID = payload("voice/incoming_call")["CallSid"]
 
 
 # Signatures -----------------------------------------------------------------------------------
@@ -64,10 +36,11 @@ def test_missing_and_wrong_signatures_get_403_and_write_nothing(
 ) -> None:
     client = voice_app.test_client()
     with caplog.at_level(logging.WARNING):
-        assert client.post("/twilio/voice", data=form()).status_code == 403
-        forged = signed_post(client, f"{BASE_URL}/twilio/voice", form(), token="not-our-token")
+        incoming = payload("voice/incoming_call")
+        assert client.post("/twilio/voice", data=incoming).status_code == 403
+        forged = signed_post(client, f"{BASE_URL}/twilio/voice", incoming, token="not-our-token")
         assert forged.status_code == 403
-        tampered_params = form()
+        tampered_params = payload("voice/incoming_call")
         signature = RequestValidator(AUTH_TOKEN).compute_signature(
             f"{BASE_URL}/twilio/voice", tampered_params
         )
@@ -86,10 +59,11 @@ def test_signature_checks_the_public_url_behind_a_proxy_with_a_port_and_query(
     app = make_app(public_base_url="https://hotline.example.go.th:8443/")
     client = app.test_client()  # Flask sees http://localhost/…, Twilio signed https://…:8443/…
     url = "https://hotline.example.go.th:8443/twilio/status?source=test&x=%E0%B8%81"
-    assert signed_post(client, url, form(CallStatus="ringing")).status_code == 200
+    ringing = payload("voice/status_ringing")
+    assert signed_post(client, url, ringing).status_code == 200
     wrong_base = "https://other.example/twilio/status?source=test&x=%E0%B8%81"
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(wrong_base, form())
-    response = client.post("/twilio/status?source=test&x=%E0%B8%81", data=form(),
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(wrong_base, ringing)
+    response = client.post("/twilio/status?source=test&x=%E0%B8%81", data=ringing,
                            headers={"X-Twilio-Signature": signature})  # fmt: skip
     assert response.status_code == 403
 
@@ -100,7 +74,8 @@ def test_the_check_can_be_off_only_in_the_embedded_demo_and_says_so(
     with caplog.at_level(logging.WARNING):
         app = make_app(twilio_signature_check=False)
     assert "TWILIO SIGNATURE CHECK IS OFF" in caplog.text
-    assert app.test_client().post("/twilio/voice", data=form()).status_code == 200
+    incoming = payload("voice/incoming_call")
+    assert app.test_client().post("/twilio/voice", data=incoming).status_code == 200
 
 
 # Every interactive node ---------------------------------------------------------------------
@@ -112,10 +87,15 @@ def node_ids(kinds: tuple[str, ...]) -> list[str]:
     return [n.id for n in load_flow("1567").nodes.values() if n.kind in kinds]
 
 
-def post_step(app: Flask, state: CallState, timed_out: bool = False, **params: str):  # type: ignore[no-untyped-def]
+def post_step(app: Flask, state: CallState, timed_out: bool = False, digits: str | None = None):  # type: ignore[no-untyped-def]
+    """Keys on a node's <Gather> (a Gather action), or, with no digits, what Twilio posts to
+    the <Redirect> after it (the standard parameters alone)."""
     ivr: Ivr = runtime(app).ivr
     url = ivr.urls.step(state, timed_out=timed_out)
-    return signed_post(app.test_client(), url, form(**params))
+    if digits is None:
+        return signed_post(app.test_client(), url, payload("voice/redirect"))
+    keyed = payload("voice/gather_digits", Digits=digits, FinishedOnKey="" if digits else "#")
+    return signed_post(app.test_client(), url, keyed)
 
 
 @pytest.mark.parametrize("node", node_ids(("menu",)))
@@ -126,7 +106,7 @@ def test_every_menu_asks_again_then_reaches_an_agent(
     def fail(state: CallState):  # type: ignore[no-untyped-def]
         if failure == "silence":
             return post_step(voice_app, state, timed_out=True)
-        return post_step(voice_app, state, Digits="9")
+        return post_step(voice_app, state, digits="9")
 
     first = fail(CallState(node=node))
     assert first.status_code == 200 and "Gather" in verbs(first.get_data(as_text=True))
@@ -144,11 +124,11 @@ def test_every_menu_repeats_on_star_and_reaches_an_agent_on_zero(
 ) -> None:
     from ivr_flows.loader import load_flow
 
-    repeated = post_step(voice_app, CallState(node=node), Digits="*").get_data(as_text=True)
+    repeated = post_step(voice_app, CallState(node=node), digits="*").get_data(as_text=True)
     assert "Gather" in verbs(repeated)
     assert said(repeated) == load_flow("1567").node(node).prompt.text  # no apology, no lead-in
     assert "Enqueue" in verbs(
-        post_step(voice_app, CallState(node=node), Digits="0").get_data(as_text=True)
+        post_step(voice_app, CallState(node=node), digits="0").get_data(as_text=True)
     )
 
 
@@ -156,16 +136,17 @@ def test_every_menu_repeats_on_star_and_reaches_an_agent_on_zero(
 def test_every_collect_refuses_bad_digits_then_reaches_an_agent(
     voice_app: Flask, node: str
 ) -> None:
-    first = post_step(voice_app, CallState(node=node), Digits="12").get_data(as_text=True)
+    first = post_step(voice_app, CallState(node=node), digits="12").get_data(as_text=True)
     assert "ขออภัยค่ะ" in said(first) and "Gather" in verbs(first)
-    second = post_step(voice_app, CallState(node=node, step=1, failures=1, strikes=1), Digits="12")
+    second = post_step(voice_app, CallState(node=node, step=1, failures=1, strikes=1), digits="12")
     assert "Enqueue" in verbs(second.get_data(as_text=True))
 
 
 def test_the_optional_citizen_id_is_skipped_with_hash_or_silence(voice_app: Flask) -> None:
-    for extra in ({"Digits": ""}, {}):
+    for digits in ("", None):
         state = CallState(node="citizen_id", data={"category": "land"})
-        body = post_step(voice_app, state, timed_out=not extra, **extra).get_data(as_text=True)
+        body = post_step(voice_app, state, timed_out=digits is None, digits=digits)
+        body = body.get_data(as_text=True)
         assert "Record" in verbs(body), body
 
 
@@ -178,7 +159,7 @@ def test_a_forged_state_token_gets_an_apology_not_an_error(
     voice_app: Flask, database: Database
 ) -> None:
     response = signed_post(
-        voice_app.test_client(), f"{BASE_URL}/twilio/step?s=forged", form(Digits="1")
+        voice_app.test_client(), f"{BASE_URL}/twilio/step?s=forged", payload("voice/gather_digits")
     )
     assert response.status_code == 200
     assert verbs(response.get_data(as_text=True)) == ["Say", "Enqueue"]
@@ -192,16 +173,16 @@ def test_a_forged_state_token_gets_an_apology_not_an_error(
 def test_status_callbacks_repeated_and_out_of_order(voice_app: Flask, database: Database) -> None:
     client = voice_app.test_client()
     url = f"{BASE_URL}/twilio/status"
-    signed_post(client, f"{BASE_URL}/twilio/voice", form())
+    signed_post(client, f"{BASE_URL}/twilio/voice", payload("voice/incoming_call"))
     callbacks = [
-        ("completed", "3", "95"),
-        ("ringing", "0", ""),
-        ("in-progress", "1", ""),
-        ("completed", "3", "95"),
+        ("voice/status_completed", "3", "95"),
+        ("voice/status_ringing", "0", None),
+        ("voice/status_in_progress", "1", None),
+        ("voice/status_completed", "3", "95"),
     ]
-    for status, sequence, duration in callbacks:
+    for name, sequence, duration in callbacks:
         response = signed_post(
-            client, url, form(CallStatus=status, SequenceNumber=sequence, CallDuration=duration)
+            client, url, payload(name, SequenceNumber=sequence, CallDuration=duration)
         )
         assert response.status_code == 200 and response.get_data(as_text=True).endswith(
             "<Response />"
@@ -223,10 +204,9 @@ def test_a_status_callback_without_a_sequence_number_still_closes_the_call(
     """Twilio sends SequenceNumber only to status callbacks with events; without it the
     callback counts as the next one, and the call log is not held up."""
     client = voice_app.test_client()
-    signed_post(client, f"{BASE_URL}/twilio/voice", form())
-    signed_post(
-        client, f"{BASE_URL}/twilio/status", form(CallStatus="completed", CallDuration="12")
-    )
+    signed_post(client, f"{BASE_URL}/twilio/voice", payload("voice/incoming_call"))
+    completed = payload("voice/status_completed", SequenceNumber=None, CallDuration="12")
+    signed_post(client, f"{BASE_URL}/twilio/status", completed)
     call = call_row(database, SID)
     assert call.twilio_status == "completed" and call.duration_s == 12
     assert call.last_sequence == 0 and call.ended_at is not None
@@ -248,7 +228,8 @@ def broken_app(tmp_path: Path) -> Flask:
 
 @pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/fallback"])
 def test_a_database_outage_still_gets_an_apology_and_an_agent(broken_app: Flask, path: str) -> None:
-    response = signed_post(broken_app.test_client(), BASE_URL + path, form(ErrorCode="11200"))
+    # The fallback's payload (ErrorCode, ErrorUrl) to both: whichever Twilio reaches first.
+    response = signed_post(broken_app.test_client(), BASE_URL + path, payload("voice/fallback"))
     assert response.status_code == 200 and response.mimetype == "text/xml"
     body = response.get_data(as_text=True)
     assert verbs(body) == ["Say", "Enqueue"]
@@ -257,7 +238,7 @@ def test_a_database_outage_still_gets_an_apology_and_an_agent(broken_app: Flask,
 
 def test_status_callback_during_an_outage_answers_empty_twiml(broken_app: Flask) -> None:
     response = signed_post(
-        broken_app.test_client(), f"{BASE_URL}/twilio/status", form(CallStatus="completed")
+        broken_app.test_client(), f"{BASE_URL}/twilio/status", payload("voice/status_completed")
     )
     assert response.status_code == 200 and verbs(response.get_data(as_text=True)) == []
 
@@ -265,10 +246,10 @@ def test_status_callback_during_an_outage_answers_empty_twiml(broken_app: Flask)
 def test_every_twilio_route_answers_twiml_during_an_outage(broken_app: Flask) -> None:
     """A route walk: whatever breaks, Twilio gets well-formed TwiML, never a 5xx or a page."""
     client = broken_app.test_client()
-    payload = form(Digits="1", RecordingSid="RE" + "1" * 32, RecordingStatus="completed",
-                   RecordingUrl="https://api.twilio.com/x", QueueResult="bridged",
-                   DialCallStatus="completed", CallStatus="completed", Body="STOP",
-                   MessageSid="SM" + "1" * 32, MessageStatus="delivered")  # fmt: skip
+    # Every field of every captured payload at once (Digits, RecordingSid, QueueResult,
+    # DialCallStatus, Body, MessageStatus…): whatever a route reads, it is there.
+    everything = {k: v for name in fixture_names() for k, v in payload(name).items()}
+    assert {"Digits", "RecordingSid", "QueueResult", "DialCallStatus", "Body"} <= set(everything)
     flask_routes = [rule.rule for rule in broken_app.url_map.iter_rules()
                     if rule.rule.startswith("/twilio/")]  # fmt: skip
     assert flask_routes == []  # every Twilio URL is the router's
@@ -276,14 +257,14 @@ def test_every_twilio_route_answers_twiml_during_an_outage(broken_app: Flask) ->
     # the embedded demo's queue stand-in answers the simulator in JSON
     twiml_paths = [p for p in sorted(runtime(broken_app).webhook_paths) if "/sim/" not in p]
     for path in twiml_paths:
-        response = signed_post(client, f"{BASE_URL}{path}?s=forged&agent=1", payload)
+        response = signed_post(client, f"{BASE_URL}{path}?s=forged&agent=1", everything)
         assert response.status_code == 200, path
         assert fromstring(response.get_data(as_text=True)).tag == "Response", path
         walked.append(path)
     assert len(walked) >= 12, walked
-    hold = signed_post(client, f"{BASE_URL}/twilio/wait?s=forged", payload)
+    hold = signed_post(client, f"{BASE_URL}/twilio/wait?s=forged", everything)
     assert verbs(hold.get_data(as_text=True)) == ["Pause"]  # no <Enqueue> inside a waitUrl
-    callback = signed_post(client, f"{BASE_URL}/twilio/recording-status?s=forged", payload)
+    callback = signed_post(client, f"{BASE_URL}/twilio/recording-status?s=forged", everything)
     assert verbs(callback.get_data(as_text=True)) == []
 
 
@@ -303,15 +284,12 @@ def test_the_recording_callback_alone_files_the_ticket(
     voice_app: Flask, database: Database
 ) -> None:
     """The <Record> action never came (the caller hung up mid-request): the callback files it."""
-    from ticketing.models import Ticket
-
     ivr: Ivr = runtime(voice_app).ivr
     data = {"category": "drugs", "postal_code": "10200", "province_code": "10"}
     url = ivr.urls.recording_status(CallState(node="record_complaint", data=data))
-    recording = {"RecordingSid": "RE" + "2" * 32, "RecordingStatus": "completed",
-                 "RecordingUrl": "https://api.twilio.com/x", "RecordingDuration": "7"}  # fmt: skip
+    recording = payload("recording/status_completed")
     for _ in range(2):  # and a replay of it files nothing more
-        response = signed_post(voice_app.test_client(), url, form(**recording))
+        response = signed_post(voice_app.test_client(), url, recording)
         assert response.status_code == 200
     assert count(database, Ticket) == 1
     filed = [e for e in event_kinds(database, SID) if e[0] == "ticket_filed"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from flask import Flask
@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from hotline.runtime import runtime
 from hotline.twilio.router import Fields, Route, TwilioWebhooks, WebhookRequest, parse_form
 from tests.voice import AUTH_TOKEN, BASE_URL
-from tests.webhooks.test_voice_webhooks import form, signed_post, verbs
+from tests.webhooks.payloads import payload, signed_post, verbs
 
 ANSWER = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
 SAFE = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause /></Response>'
@@ -32,7 +32,7 @@ def test_fields_give_the_first_value_and_getlist_gives_them_all() -> None:
 
 
 def test_a_request_signed_over_repeated_fields_is_accepted(voice_app: Flask) -> None:
-    pairs = [*form(CallStatus="ringing").items(), ("Extra", "b"), ("Extra", "a")]
+    pairs = [*payload("voice/status_ringing").items(), ("Extra", "b"), ("Extra", "a")]
     url = f"{BASE_URL}/twilio/status"
 
     class Signed:  # what Twilio signs: every value of every field
@@ -46,7 +46,7 @@ def test_a_request_signed_over_repeated_fields_is_accepted(voice_app: Flask) -> 
             return [value for key, value in pairs if key == name]
 
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, Signed())  # type: ignore[arg-type]
-    body = "&".join(f"{k}={v}".replace("+", "%2B") for k, v in pairs)
+    body = urlencode(pairs)
     response = voice_app.test_client().post(
         "/twilio/status", data=body, content_type="application/x-www-form-urlencoded",
         headers={"X-Twilio-Signature": signature},
@@ -55,7 +55,9 @@ def test_a_request_signed_over_repeated_fields_is_accepted(voice_app: Flask) -> 
 
 
 def test_webhook_answers_carry_a_request_id_and_xml(voice_app: Flask) -> None:
-    response = signed_post(voice_app.test_client(), f"{BASE_URL}/twilio/voice", form())
+    response = signed_post(
+        voice_app.test_client(), f"{BASE_URL}/twilio/voice", payload("voice/incoming_call")
+    )
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
     assert len(response.headers["X-Request-Id"]) == 16
@@ -63,7 +65,10 @@ def test_webhook_answers_carry_a_request_id_and_xml(voice_app: Flask) -> None:
 
 
 def test_a_body_over_the_limit_gets_413_and_is_not_read(voice_app: Flask) -> None:
-    big = {**form(), "Pad": "x" * (voice_app.config["MAX_CONTENT_LENGTH"] + 1)}
+    big = {
+        **payload("voice/incoming_call"),
+        "Pad": "x" * (voice_app.config["MAX_CONTENT_LENGTH"] + 1),
+    }
     response = signed_post(voice_app.test_client(), f"{BASE_URL}/twilio/voice", big)
     assert response.status_code == 413
     json_body = voice_app.test_client().post(
