@@ -52,6 +52,7 @@ def test_an_agent_finds_a_sub_word_and_works_the_ticket_from_the_keyboard(
     page.select_option("#assignee-select", label="ตัวฉันเอง")
     page.click("form.assign button")
     expect(page.locator(".facts")).to_contain_text("สมหญิง รับสาย")
+    page.wait_for_load_state("load")  # the shortcut handler is bound once the page has loaded
 
     page.keyboard.press("s")
     expect(page.locator("#status-select")).to_be_focused()
