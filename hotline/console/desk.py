@@ -37,7 +37,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
-from hotline.auth import current_actor, current_user, roles_required
+from hotline.auth import current_actor, roles_required
 from hotline.calls.desk import (
     DESK_ROLES,
     DISPOSITIONS,
@@ -54,7 +54,7 @@ from hotline.calls.desk import (
 )
 from hotline.calls.desk_models import AgentState
 from hotline.calls.models import Call, call_tickets
-from hotline.console.home import be_datetime, status_th
+from hotline.console.shared import be_datetime, signed_in_user_id, status_th
 from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
 from hotline.twilio.agent import agent_identity, call_log_writer
@@ -98,13 +98,6 @@ ERRORS = {
 def _desk_error(error: DeskError, status: int = 409) -> ResponseReturnValue:
     message = ERRORS.get(error.code, str(error))
     return jsonify(error=error.code, message=str(message)), status
-
-
-def _user_id() -> int:
-    user = current_user()
-    if user is None:
-        abort(401)
-    return user.id
 
 
 THAI_PREFIX = "+66"
@@ -161,7 +154,7 @@ def _texts() -> dict[str, str]:
 @roles_required(*DESK_ROLES)
 def live() -> ResponseReturnValue:
     """Server-sent events: ``queue`` (callers, agents) and ``desk`` (this agent, screen pop)."""
-    user_id = _user_id()
+    user_id = signed_in_user_id()
     return Response(
         stream_with_context(_events(user_id, STREAM_S)),
         mimetype="text/event-stream",
@@ -263,10 +256,10 @@ def _pop_json(pop: Any) -> dict[str, Any]:
 def change_state() -> ResponseReturnValue:
     rt = runtime()
     try:
-        set_state_by_hand(rt.db, _user_id(), request.form.get("state", ""), rt.clock())
+        set_state_by_hand(rt.db, signed_in_user_id(), request.form.get("state", ""), rt.clock())
     except DeskError as error:
         return _desk_error(error, 400 if error.code == "bad_state" else 409)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.post("/agent/take")
@@ -277,10 +270,10 @@ def take_next() -> ResponseReturnValue:
     if not rt.settings.telephony_simulated:
         return _desk_error(DeskError("real_telephony", "use a phone"))
     try:
-        take_next_simulated(rt.db, call_log_writer(), _user_id(), rt.clock())
+        take_next_simulated(rt.db, call_log_writer(), signed_in_user_id(), rt.clock())
     except DeskError as error:
         return _desk_error(error)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.post("/agent/end")
@@ -288,10 +281,10 @@ def take_next() -> ResponseReturnValue:
 def end_call() -> ResponseReturnValue:
     rt = runtime()
     try:
-        end_simulated_call(rt.db, _user_id(), rt.clock())
+        end_simulated_call(rt.db, signed_in_user_id(), rt.clock())
     except DeskError as error:
         return _desk_error(error)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.post("/agent/wrap-up")
@@ -299,10 +292,10 @@ def end_call() -> ResponseReturnValue:
 def submit_wrap_up() -> ResponseReturnValue:
     rt = runtime()
     try:
-        wrap_up(rt.db, _user_id(), request.form.get("disposition", ""), rt.clock())
+        wrap_up(rt.db, signed_in_user_id(), request.form.get("disposition", ""), rt.clock())
     except DeskError as error:
         return _desk_error(error, 400 if error.code == "bad_disposition" else 409)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.get("/agent/token")
@@ -314,7 +307,7 @@ def voice_token() -> ResponseReturnValue:
     if missing:
         message = _("ยังไม่ได้ตั้งค่าโทรศัพท์บนเบราว์เซอร์: ขาด %(names)s", names=", ".join(missing))
         return jsonify(error="not_configured", missing=missing, message=message), 503
-    identity = agent_identity(_user_id())
+    identity = agent_identity(signed_in_user_id())
     token = AccessToken(
         settings.twilio_account_sid,
         settings.twilio_api_key_sid,
@@ -340,14 +333,15 @@ def call_me() -> ResponseReturnValue:
     if not phone.startswith(THAI_PREFIX):  # no billed calls abroad, no toll fraud
         return _desk_error(DeskError("bad_phone", "only Thai numbers"), 400)
     with rt.uow() as uow:  # who had the hotline ring which phone, for the audit trail
-        record_audit(uow.session, current_actor(), "agent.call_me", ("user", str(_user_id())),
+        record_audit(uow.session, current_actor(), "agent.call_me",
+                     ("user", str(signed_in_user_id())),
                      after={"phone": mask_phone(phone)})  # fmt: skip
         uow.commit()
     base = rt.settings.public_base_url.rstrip("/")
     try:
         call = TwilioApi(rt.settings).client().calls.create(
             to=phone, from_=rt.settings.hotline_number,
-            url=f"{base}/twilio/agent?agent={_user_id()}", method="POST",
+            url=f"{base}/twilio/agent?agent={signed_in_user_id()}", method="POST",
         )  # fmt: skip
     except TwilioException:
         return _desk_error(DeskError("twilio_failed", "Twilio refused"), 502)
@@ -420,7 +414,7 @@ def _may_file_for(call: Call) -> bool:
     """
     if can(current_actor(), Action.VIEW_CALLER_NUMBER):
         return True
-    return agent_view(runtime().db, _user_id()).call_sid == call.call_sid
+    return agent_view(runtime().db, signed_in_user_id()).call_sid == call.call_sid
 
 
 def _form_context(call: Call | None, values: Any, error: str | None) -> dict[str, Any]:

@@ -22,25 +22,33 @@ from sqlalchemy.orm import joinedload
 from hotline.auth import current_actor, current_user, roles_required
 from hotline.background.recordings import make_store
 from hotline.calls.models import Call, call_tickets
+from hotline.console.shared import (
+    add_template_helpers,
+    alerts_for,
+    be_datetime,
+    masked_phone,
+    overdue,
+    status_th,
+)
 from hotline.console.ticket_forms import action_choices, http_status, thai_message
-from hotline.i18n import current_language, localized
+from hotline.i18n import localized
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
 from recordings.storage import StorageError
 from ticketing import referrals
 from ticketing.audit import record_audit
 from ticketing.citizen_id import mask_citizen_id
-from ticketing.deadlines import OPEN_REFERRAL, is_overdue
+from ticketing.deadlines import OPEN_REFERRAL
 from ticketing.errors import TicketingError
 from ticketing.locations import validate_location
-from ticketing.models import Alert, Note, Referral, Role, StatusChange, Ticket
+from ticketing.models import Note, Referral, Role, StatusChange, Ticket
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import STAFF
-from ticketing.phones import mask_phone
 from ticketing.services import add_note, change_status
-from ticketing.statuses import STATUS_TEXT, TicketStatus, allowed_targets
+from ticketing.statuses import TicketStatus, allowed_targets
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+add_template_helpers(bp)
 CALL_OUTCOMES = {
     "self_service": _l("ทำรายการเองครบ"), "answered": _l("เจ้าหน้าที่รับสาย"),
     "abandoned_queue": _l("วางสายระหว่างรอ"), "abandoned_ivr": _l("วางสายในเมนู"),
@@ -50,19 +58,11 @@ RECORDING_STATES = {
     "pending": _l("กำลังดึงไฟล์"), "stored": _l("จัดเก็บแล้ว"), "failed": _l("ดึงไฟล์ไม่สำเร็จ"),
     "absent": _l("ไม่มีเสียง"), "purged": _l("ลบตามระยะเวลาเก็บรักษา"),
 }  # fmt: skip
-REFERRAL_STATUSES = {
-    "sent": _l("รอดำเนินการ"), "in_progress": _l("กำลังดำเนินการ"), "answered": _l("ตอบแล้ว"),
-    "returned": _l("ส่งคืนศูนย์แล้ว"),
-}  # fmt: skip
 REFERRAL_ACTIONS = {
     "progress": referrals.post_progress, "answer": referrals.answer,
     "send_back": referrals.send_back,
 }  # fmt: skip
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-THAI_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
-               "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")  # fmt: skip
-ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
 
 
 @bp.get("/")
@@ -77,21 +77,8 @@ def home() -> ResponseReturnValue:
         "console/home.html",
         tickets=tickets,
         recordings=_stored_recordings(tickets),
-        alerts=_alerts_for(user.id),
+        alerts=alerts_for(user.id),
     )
-
-
-def _alerts_for(user_id: int, limit: int = 20) -> list[tuple[Alert, str]]:
-    """The newest reminders and escalations addressed to this user, with their ticket numbers."""
-    with runtime().uow() as uow:
-        query = (
-            select(Alert, Ticket.number)
-            .join(Ticket, Ticket.id == Alert.ticket_id)
-            .where(Alert.user_id == user_id)
-            .order_by(Alert.created_at.desc(), Alert.id.desc())
-            .limit(limit)
-        )
-        return [(alert, number) for alert, number in uow.session.execute(query)]
 
 
 def _stored_recordings(tickets: list[Ticket]) -> dict[int, str]:
@@ -187,40 +174,6 @@ def _audit_playback(recording: Recording) -> None:
             uow.session, actor, "recording.play", ("recording", recording.sid), after=after
         )
         uow.commit()
-
-
-# Template helpers -------------------------------------------------------------------------------
-
-
-@bp.app_template_filter("be_datetime")
-def be_datetime(value: datetime) -> str:
-    """24 พ.ย. 2569 10:05 (24 Nov 2569 10:05 in English) — Asia/Bangkok, Buddhist era."""
-    local = value.astimezone(runtime().settings.tz)
-    months = ENGLISH_MONTHS if current_language() == "en" else THAI_MONTHS
-    return f"{local.day} {months[local.month - 1]} {local.year + 543} {local:%H:%M}"
-
-
-@bp.app_template_filter("masked_phone")
-def masked_phone(value: str | None) -> str:
-    return mask_phone(value) if value else _("ไม่แสดงหมายเลข")
-
-
-@bp.app_template_filter("status_th")
-def status_th(value: str) -> str:
-    text = STATUS_TEXT[TicketStatus(value)]
-    return localized(text.label_th, text.label_en)
-
-
-@bp.app_template_filter("referral_status_th")
-def referral_status_th(value: str) -> str:
-    label = REFERRAL_STATUSES.get(value)
-    return str(label) if label is not None else value
-
-
-@bp.app_template_global("overdue")
-def overdue(item: Ticket | Referral) -> bool:
-    """Past its deadline and still open, on the app's clock (see ticketing.deadlines)."""
-    return is_overdue(item, runtime().clock())
 
 
 # A ticket ---------------------------------------------------------------------------------------
@@ -375,7 +328,7 @@ def agency_referrals() -> ResponseReturnValue:
             .where(Ticket.id.in_([r.ticket_id for r in rows]))
         )}  # fmt: skip
     return render_template("console/referrals.html", referrals=rows, tickets=tickets,
-                           alerts=_alerts_for(current_actor().user_id or 0))  # fmt: skip
+                           alerts=alerts_for(current_actor().user_id or 0))  # fmt: skip
 
 
 @bp.get("/referrals/<int:referral_id>")
