@@ -60,7 +60,10 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth import init_auth
     from hotline.console.desk import bp as desk_bp
     from hotline.console.home import bp as console_bp
-    from hotline.console.ticket_list import bp as tickets_bp
+    from hotline.console.new_ticket import bp as new_ticket_bp
+    from hotline.console.referrals import bp as referrals_bp
+    from hotline.console.ticket_list import bp as ticket_list_bp
+    from hotline.console.ticket_page import bp as ticket_page_bp
     from hotline.console.training import init_training
     from hotline.demo.media import init_simulator_media
     from hotline.demo.simulator_web import init_simulator
@@ -76,7 +79,10 @@ def _register_blueprints(app: Flask) -> None:
     init_auth(app)
     init_i18n(app)
     app.register_blueprint(console_bp)
-    app.register_blueprint(tickets_bp)
+    app.register_blueprint(ticket_list_bp)
+    app.register_blueprint(ticket_page_bp)
+    app.register_blueprint(new_ticket_bp)
+    app.register_blueprint(referrals_bp)
     app.register_blueprint(desk_bp)
     init_voice(app, runtime(app))
     init_agent_voice(app)
