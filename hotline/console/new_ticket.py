@@ -1,5 +1,4 @@
-"""The new-ticket form (/console/tickets/new, during a call or for a walk-in) and its live helpers:
-the district and postal-code pickers and the citizen-ID check."""
+"""The new-ticket form at /console/tickets/new, its geo pickers and the live citizen-ID check."""
 
 from __future__ import annotations
 
