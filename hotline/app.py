@@ -19,7 +19,10 @@ from hotline.api.v1 import init_api
 from hotline.auth import init_auth
 from hotline.console.desk import bp as desk_bp
 from hotline.console.home import bp as console_bp
-from hotline.console.ticket_list import bp as tickets_bp
+from hotline.console.new_ticket import bp as new_ticket_bp
+from hotline.console.referrals import bp as referrals_bp
+from hotline.console.ticket_list import bp as ticket_list_bp
+from hotline.console.ticket_page import bp as ticket_page_bp
 from hotline.console.training import init_training
 from hotline.demo.media import init_simulator_media
 from hotline.demo.sim_queue import SimulatedQueue
@@ -78,7 +81,10 @@ def _register_blueprints(app: Flask) -> None:
     init_auth(app)
     init_i18n(app)
     app.register_blueprint(console_bp)
-    app.register_blueprint(tickets_bp)
+    app.register_blueprint(ticket_list_bp)
+    app.register_blueprint(ticket_page_bp)
+    app.register_blueprint(new_ticket_bp)
+    app.register_blueprint(referrals_bp)
     app.register_blueprint(desk_bp)
     init_metrics(app)
     init_live(app)

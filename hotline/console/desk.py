@@ -1,5 +1,4 @@
-"""The agent's live desk: the queue, the agent's state, taking calls, the screen pop, wrap-up,
-and a ticket opened during a call with the call already linked.
+"""The agent's live desk: the queue, the agents' states, taking calls, the screen pop, wrap-up.
 
 Live updates travel over server-sent events (``/console/live``): each stream is bounded
 (``STREAM_S`` seconds, then the browser reconnects after ``retry:``), so a gunicorn worker is
@@ -10,7 +9,6 @@ never held for long and a deploy never strands a browser. The stream reads the d
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +16,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     jsonify,
-    redirect,
     render_template,
     request,
     stream_with_context,
@@ -29,13 +25,11 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
-from hotline.auth import current_actor, current_user, roles_required
+from hotline.auth import current_actor, roles_required
 from hotline.calls.desk import (
     DESK_ROLES,
     DISPOSITIONS,
@@ -51,22 +45,15 @@ from hotline.calls.desk import (
     wrap_up,
 )
 from hotline.calls.desk_models import AgentState
-from hotline.calls.filing import link_call
-from hotline.calls.models import Call
-from hotline.console.home import be_datetime, status_th
+from hotline.console.shared import be_datetime, signed_in_user_id, status_th
 from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
 from hotline.twilio.agent import agent_identity
 from hotline.twilio.rest import TwilioApi
 from ticketing.audit import record_audit
-from ticketing.citizen_id import CITIZEN_ID_LENGTH, is_valid_citizen_id
-from ticketing.errors import TicketingError, ValidationError
-from ticketing.filing import TicketDraft
-from ticketing.locations import district_choices, districts_for_postal_code, province_choices
-from ticketing.models import Category, Role, Ticket
-from ticketing.permissions import Action, can
+from ticketing.errors import ValidationError
+from ticketing.models import Role
 from ticketing.phones import format_phone_display, mask_phone, parse_phone_strict
-from ticketing.services import open_ticket
 
 bp = Blueprint("desk", __name__, url_prefix="/console")
 STREAM_S, POLL_S, RETRY_MS = 25.0, 1.0, 1000
@@ -96,13 +83,6 @@ ERRORS = {
 def _desk_error(error: DeskError, status: int = 409) -> ResponseReturnValue:
     message = ERRORS.get(error.code, str(error))
     return jsonify(error=error.code, message=str(message)), status
-
-
-def _user_id() -> int:
-    user = current_user()
-    if user is None:
-        abort(401)
-    return user.id
 
 
 THAI_PREFIX = "+66"
@@ -159,7 +139,7 @@ def _texts() -> dict[str, str]:
 @roles_required(*DESK_ROLES)
 def live() -> ResponseReturnValue:
     """Server-sent events: ``queue`` (callers, agents) and ``desk`` (this agent, screen pop)."""
-    user_id = _user_id()
+    user_id = signed_in_user_id()
     return Response(
         stream_with_context(_events(user_id, STREAM_S)),
         mimetype="text/event-stream",
@@ -229,9 +209,9 @@ def _pop_json(pop: Any) -> dict[str, Any]:
                   for c in pop.earlier_calls],
         "tickets": [{"number": t["number"], "status": status_th(t["status"]),
                      "at": be_datetime(t["at"]), "category": localized(*t["category"]),
-                     "url": url_for("console.ticket_page", number=t["number"])}
+                     "url": url_for("ticket.page", number=t["number"])}
                     for t in pop.tickets],
-        "new_ticket_url": url_for("desk.new_ticket", call=pop.call_sid),
+        "new_ticket_url": url_for("new_ticket.form", call=pop.call_sid),
     }  # fmt: skip
 
 
@@ -243,10 +223,10 @@ def _pop_json(pop: Any) -> dict[str, Any]:
 def change_state() -> ResponseReturnValue:
     rt = runtime()
     try:
-        set_state_by_hand(rt.db, _user_id(), request.form.get("state", ""), rt.clock())
+        set_state_by_hand(rt.db, signed_in_user_id(), request.form.get("state", ""), rt.clock())
     except DeskError as error:
         return _desk_error(error, 400 if error.code == "bad_state" else 409)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.post("/agent/take")
@@ -257,10 +237,10 @@ def take_next() -> ResponseReturnValue:
     if not rt.settings.telephony_simulated:
         return _desk_error(DeskError("real_telephony", "use a phone"))
     try:
-        take_next_simulated(rt.db, rt.call_log, _user_id(), rt.clock())
+        take_next_simulated(rt.db, rt.call_log, signed_in_user_id(), rt.clock())
     except DeskError as error:
         return _desk_error(error)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.post("/agent/end")
@@ -268,10 +248,10 @@ def take_next() -> ResponseReturnValue:
 def end_call() -> ResponseReturnValue:
     rt = runtime()
     try:
-        end_simulated_call(rt.db, _user_id(), rt.clock())
+        end_simulated_call(rt.db, signed_in_user_id(), rt.clock())
     except DeskError as error:
         return _desk_error(error)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.post("/agent/wrap-up")
@@ -279,10 +259,10 @@ def end_call() -> ResponseReturnValue:
 def submit_wrap_up() -> ResponseReturnValue:
     rt = runtime()
     try:
-        wrap_up(rt.db, _user_id(), request.form.get("disposition", ""), rt.clock())
+        wrap_up(rt.db, signed_in_user_id(), request.form.get("disposition", ""), rt.clock())
     except DeskError as error:
         return _desk_error(error, 400 if error.code == "bad_disposition" else 409)
-    return jsonify(desk_snapshot(_user_id()))
+    return jsonify(desk_snapshot(signed_in_user_id()))
 
 
 @bp.get("/agent/token")
@@ -294,7 +274,7 @@ def voice_token() -> ResponseReturnValue:
     if missing:
         message = _("ยังไม่ได้ตั้งค่าโทรศัพท์บนเบราว์เซอร์: ขาด %(names)s", names=", ".join(missing))
         return jsonify(error="not_configured", missing=missing, message=message), 503
-    identity = agent_identity(_user_id())
+    identity = agent_identity(signed_in_user_id())
     token = AccessToken(
         settings.twilio_account_sid,
         settings.twilio_api_key_sid,
@@ -320,138 +300,16 @@ def call_me() -> ResponseReturnValue:
     if not phone.startswith(THAI_PREFIX):  # no billed calls abroad, no toll fraud
         return _desk_error(DeskError("bad_phone", "only Thai numbers"), 400)
     with rt.uow() as uow:  # who had the hotline ring which phone, for the audit trail
-        record_audit(uow.session, current_actor(), "agent.call_me", ("user", str(_user_id())),
+        record_audit(uow.session, current_actor(), "agent.call_me",
+                     ("user", str(signed_in_user_id())),
                      after={"phone": mask_phone(phone)})  # fmt: skip
         uow.commit()
     base = rt.settings.public_base_url.rstrip("/")
     try:
         call = TwilioApi(rt.settings).client().calls.create(
             to=phone, from_=rt.settings.hotline_number,
-            url=f"{base}/twilio/agent?agent={_user_id()}", method="POST",
+            url=f"{base}/twilio/agent?agent={signed_in_user_id()}", method="POST",
         )  # fmt: skip
     except TwilioException:
         return _desk_error(DeskError("twilio_failed", "Twilio refused"), 502)
     return jsonify(call_sid=call.sid, phone=mask_phone(phone))
-
-
-# A ticket during a call --------------------------------------------------------------------
-
-
-@bp.get("/tickets/new")
-@roles_required(*DESK_ROLES)
-def new_ticket() -> ResponseReturnValue:
-    call = _call_or_none(request.args.get("call", ""))
-    return render_template("console/new_ticket.html", **_form_context(call, {}, None))
-
-
-@bp.post("/tickets/new")
-@roles_required(*DESK_ROLES)
-def create_ticket() -> ResponseReturnValue:
-    form = request.form
-    call = _call_or_none(form.get("call", ""))
-    draft = TicketDraft(
-        channel="phone" if call else "walk_in",
-        category_code=form.get("category", ""),
-        description=form.get("description", "").strip(),
-        caller_phone=(call.from_number if call else None) or form.get("caller_phone") or None,
-        citizen_id=form.get("citizen_id") or None,
-        citizen_name=form.get("citizen_name", "").strip() or None,
-        province_code=form.get("province") or None,
-        district_code=form.get("district") or None,
-        postal_code=form.get("postal_code") or None,
-    )
-    link = _linker(call.call_sid) if call else None
-    try:
-        ticket = open_ticket(runtime().uow(), draft, current_actor(), also=link)
-    except TicketingError as error:
-        context = _form_context(call, form, str(error))
-        return render_template("console/new_ticket.html", **context), 400
-    return redirect(url_for("console.ticket_page", number=ticket.number))
-
-
-def _linker(call_sid: str) -> Any:
-    def link(session: Session, ticket: Ticket) -> None:
-        link_call(session, call_sid, ticket.id)
-
-    return link
-
-
-def _call_or_none(call_sid: str) -> Call | None:
-    if not call_sid:
-        return None
-    with runtime().uow() as uow:
-        call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid[:64])).first()
-    if call is None:
-        abort(404, description="No call with that SID.")
-    if not _may_file_for(call):
-        abort(403, description="Only the agent on this call, or a supervisor, may file for it.")
-    return call
-
-
-def _may_file_for(call: Call) -> bool:
-    """The agent's own current call (on it or wrapping it up); supervisors may file for any.
-
-    The form shows the caller's whole number, which only the agent talking to them needs.
-    """
-    if can(current_actor(), Action.VIEW_CALLER_NUMBER):
-        return True
-    return agent_view(runtime().db, _user_id()).call_sid == call.call_sid
-
-
-def _form_context(call: Call | None, values: Any, error: str | None) -> dict[str, Any]:
-    with runtime().uow() as uow:
-        categories = list(
-            uow.session.scalars(
-                select(Category).where(Category.is_active.is_(True)).order_by(Category.code)
-            )
-        )
-    return {
-        "call": call,
-        "caller": format_phone_display(call.from_number) if call and call.from_number else "",
-        "categories": [(c.code, localized(c.name_th, c.name_en)) for c in categories],
-        "provinces": [(code, localized(th, en)) for code, th, en in province_choices()],
-        "values": values,
-        "error": error,
-    }
-
-
-# Pickers -----------------------------------------------------------------------------------
-
-
-@bp.get("/geo/districts")
-@roles_required(*DESK_ROLES)
-def geo_districts() -> ResponseReturnValue:
-    try:
-        districts = district_choices(request.args.get("province", ""))
-    except ValidationError as error:
-        return jsonify(error="invalid", message=str(error)), 400
-    return jsonify(districts=[{"code": c, "name": localized(th, en)} for c, th, en in districts])
-
-
-@bp.get("/geo/postal-code")
-@roles_required(*DESK_ROLES)
-def geo_postal_code() -> ResponseReturnValue:
-    try:
-        found = districts_for_postal_code(request.args.get("code", ""))
-    except ValidationError as error:
-        return jsonify(error="invalid", message=str(error)), 400
-    return jsonify(
-        districts=[
-            {"province": d.province_code, "district": d.district_code,
-             "province_name": localized(d.province_name_th, d.province_name_en),
-             "district_name": localized(d.district_name_th, d.district_name_en)}
-            for d in found
-        ]
-    )  # fmt: skip
-
-
-@bp.get("/citizen-id/check")
-@roles_required(*DESK_ROLES)
-def citizen_id_check() -> ResponseReturnValue:
-    """The server's word on a citizen ID being typed (the page checks mod 11 as well)."""
-    value = request.args.get("value", "")[:40]
-    if is_valid_citizen_id(value):
-        return jsonify(valid=True, message=_("เลขประจำตัวประชาชนถูกต้อง"))
-    if len(re.sub(r"\D", "", value)) != CITIZEN_ID_LENGTH:
-        return jsonify(valid=False, message=_("เลขประจำตัวประชาชนต้องมี 13 หลัก"))
-    return jsonify(valid=False, message=_("เลขประจำตัวประชาชนไม่ถูกต้อง กรุณาตรวจสอบอีกครั้ง"))

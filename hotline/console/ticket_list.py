@@ -1,8 +1,7 @@
-"""The console's ticket list (filters, Thai search, keyset pages) and the ticket page's actions.
+"""The console's ticket list at /console/tickets: filters, Thai search, keyset pages.
 
 Every filter lives in the query string, so a filtered view can be bookmarked or shared. Bad
-filters get a 400 page that says which one and why. The actions (assign, refer, merge) are thin:
-they parse the form, call one service and show the ticket again, or the refusal in Thai.
+filters get a 400 page that says which one and why.
 """
 
 from __future__ import annotations
@@ -20,10 +19,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from hotline.auth import current_actor, roles_required
-from hotline.console.home import act_on_ticket, render_ticket, ticket_or_404
 from hotline.runtime import runtime
 from ticketing.citizen_id import mask_citizen_id
-from ticketing.errors import TicketingError, ValidationError
+from ticketing.errors import ValidationError
 from ticketing.listing import (
     UNASSIGNED,
     Cursor,
@@ -34,14 +32,12 @@ from ticketing.listing import (
     statuses_from,
 )
 from ticketing.locations import province_choices
-from ticketing.models import Category, Ticket, User
-from ticketing.numbers import parse_ticket_number
+from ticketing.models import Category, User
 from ticketing.permissions import STAFF
 from ticketing.search import MIN_TERM_LENGTH, search_terms, short_terms
-from ticketing.services import assign, merge_duplicate, refer
 from ticketing.statuses import TicketStatus
 
-bp = Blueprint("tickets", __name__, url_prefix="/console/tickets")
+bp = Blueprint("ticket_list", __name__, url_prefix="/console/tickets")
 FILTER_KEYS = ("q", "status", "category", "province", "from", "to", "assignee", "overdue", "sort")
 
 
@@ -56,10 +52,7 @@ class BadFilterError(ValidationError):
     """A query-string value the list cannot use; the message is for the agent."""
 
 
-# The list ---------------------------------------------------------------------------------------
-
-
-@bp.get("")
+@bp.get("", endpoint="index")
 @roles_required(*STAFF)
 def ticket_list() -> ResponseReturnValue:
     args = request.args
@@ -217,76 +210,3 @@ def _assignees() -> list[tuple[int, str]]:
 @cache
 def _provinces() -> list[tuple[str, str, str]]:
     return province_choices()
-
-
-# Ticket actions ---------------------------------------------------------------------------------
-
-
-@bp.post("/<number>/assign")
-@roles_required(*STAFF)
-def ticket_assign(number: str) -> ResponseReturnValue:
-    ticket, value = ticket_or_404(number), request.form.get("assignee", "").strip()
-    if value and not (value.isdigit() and len(value) < 10):
-        return render_ticket(ticket, error=_("โปรดเลือกผู้รับผิดชอบจากรายชื่อ"), status=400)
-    assignee_id = int(value) if value else None
-    return act_on_ticket(
-        ticket, lambda: assign(runtime().uow(), ticket.id, assignee_id, current_actor())
-    )
-
-
-@bp.post("/<number>/refer")
-@roles_required(*STAFF)
-def ticket_refer(number: str) -> ResponseReturnValue:
-    ticket, form = ticket_or_404(number), request.form
-    chosen = form.getlist("agency")
-    if not chosen:
-        return render_ticket(ticket, error=_("โปรดเลือกหน่วยงานอย่างน้อยหนึ่งแห่ง"), status=400)
-    if not all(value.isdigit() and len(value) < 10 for value in chosen):
-        return render_ticket(ticket, error=_("โปรดเลือกหน่วยงานจากรายชื่อ"), status=400)
-    agency_ids = [int(value) for value in chosen]
-    note = form.get("note", "")
-    return act_on_ticket(
-        ticket,
-        lambda: refer(
-            runtime().uow(),
-            ticket.id,
-            agency_ids,
-            current_actor(),
-            note=note,
-            tz=runtime().settings.tz,
-        ),
-    )
-
-
-@bp.post("/<number>/merge")
-@roles_required(*STAFF)
-def ticket_merge(number: str) -> ResponseReturnValue:
-    ticket, form = ticket_or_404(number), request.form
-    reason = form.get("reason", "").strip()
-    try:
-        original = _original(form.get("into", ""))
-    except TicketingError as exc:
-        return render_ticket(ticket, error=exc.message, status=400)
-    if not reason:
-        return render_ticket(ticket, error=_("โปรดระบุเหตุผลที่รวมเรื่อง"), status=400)
-    return act_on_ticket(
-        ticket,
-        lambda: merge_duplicate(
-            runtime().uow(), ticket.id, original.id, current_actor(), reason=reason
-        ),
-    )
-
-
-def _original(typed: str) -> Ticket:
-    """The ticket a duplicate is merged into, by the number the agent typed."""
-    try:
-        digits = parse_ticket_number(typed).digits
-    except TicketingError:
-        raise ValidationError(
-            _("เลขที่เรื่องที่จะรวมเข้าด้วยไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง"), field="into"
-        ) from None
-    with runtime().uow() as uow:
-        original = uow.session.scalars(select(Ticket).where(Ticket.number == digits)).first()
-    if original is None:
-        raise ValidationError(_("ไม่พบเรื่องเลขที่ %(number)s", number=typed.strip()), field="into")
-    return original

@@ -23,6 +23,7 @@ from ticketing.users import set_password
 PASSWORD = "correct horse battery"
 PUBLIC = {"static", "health.healthz", "health.readyz", "auth.login", "auth.login_post",
           "auth.logout", "index"}  # fmt: skip
+CONSOLE_BLUEPRINTS = {"console", "ticket_list", "ticket", "new_ticket", "referrals", "desk"}
 
 
 @pytest.fixture
@@ -151,8 +152,9 @@ def test_every_route_declares_its_roles_and_enforces_them(app: Flask, database: 
     agency = make_agency(database)
     users = {role: make_user(database, role) for role in ("agent", "supervisor", "admin")}
     users["agency"] = make_user(database, "agency", agency_code=agency.code)
-    checked = 0
+    checked, walked = 0, set()
     for endpoint, method, path, allowed in routes(app):
+        walked.add(endpoint.partition(".")[0])
         assert allowed is not None, f"{endpoint} ({path}) does not declare who may use it"
         assert visit(app.test_client(), method, path) == 401, f"{endpoint} let an anonymous user in"
         for role, actor in users.items():
@@ -165,6 +167,7 @@ def test_every_route_declares_its_roles_and_enforces_them(app: Flask, database: 
                 assert status == 403, f"{role} reached {endpoint} ({status})"
             checked += 1
     assert checked >= 8
+    assert sorted(CONSOLE_BLUEPRINTS - walked) == [], "console blueprints left out of the walk"
 
 
 # Recording playback -----------------------------------------------------------------------------
