@@ -46,6 +46,7 @@ def test_an_agent_finds_a_sub_word_and_works_the_ticket_from_the_keyboard(
     expect(rows.nth(1)).to_have_class(re.compile("selected"))
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_contain_text(dashed(original.number))
+    page.wait_for_load_state("load")  # shortcuts.js is deferred: its keys work once it has run
 
     page.keyboard.press("a")
     expect(page.locator("#assignee-select")).to_be_focused()
