@@ -91,6 +91,10 @@ class CallFiler(Protocol):
 
     def file(self, filing: CallFiling) -> FiledTicket: ...
 
+    def link(self, call_sid: str, ticket_id: int) -> None:
+        """``link_call`` as a transaction of its own."""
+        ...
+
 
 class FileStepByStep:
     """``open_ticket`` through the ORM, with the call and its recording linked in the ticket's
@@ -107,6 +111,11 @@ class FileStepByStep:
                              tz=self._tz, now=filing.now, external_ref=filing.ref,
                              also=link)  # fmt: skip
         return FiledTicket(ticket.id, ticket.number)
+
+    def link(self, call_sid: str, ticket_id: int) -> None:
+        with UnitOfWork(self._database) as uow:
+            link_call(uow.session, call_sid, ticket_id)
+            uow.commit()
 
 
 class CallTickets:
@@ -139,9 +148,7 @@ class CallTickets:
         this does, or, if it fails, the next path to find the ticket (a replay, the
         recording's status callback). It never fails the webhook: the ticket is filed."""
         try:
-            with UnitOfWork(self._database) as uow:
-                link_call(uow.session, call_sid, ticket.id)
-                uow.commit()
+            self._filer.link(call_sid, ticket.id)
         except Exception:
             log.exception("could not link a call to ticket %s", ticket.number)
         return ticket

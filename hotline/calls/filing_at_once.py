@@ -8,10 +8,11 @@ database is PostgreSQL; a test compares the rows of the two ways.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, Table, bindparam, func, select, union_all
+from sqlalchemy import CTE, Integer, String, Table, bindparam, func, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 
 from hotline.calls.filing import IVR_ACTOR, RECORDING_UPDATES, CallFiling, CallTickets
@@ -45,9 +46,36 @@ class FileAtOnce:
         if call_id is None:
             # The call log committed the call row after the statement's snapshot was taken, so
             # the statement could neither insert it nor see it. The ticket and the recording
-            # are filed; the link follows in a transaction of its own (a new snapshot).
+            # are filed; the link follows in a statement of its own (a new snapshot).
             CallTickets(self._database, self).linked(filing.call_sid, ticket)
         return ticket
+
+    def link(self, call_sid: str, ticket_id: int) -> None:
+        """``filing.link_call`` as one autocommitted statement: a recording status callback
+        links every complaint call this way, on a webhook Twilio waits for."""
+        values = {"link_call_sid": call_sid, "link_ticket_id": ticket_id}
+        self._database.execute_alone(link_statement(), [values])
+
+
+@cache
+def link_statement() -> Any:
+    """``WITH link AS (INSERT INTO call_tickets SELECT id, :ticket FROM calls WHERE call_sid =
+    :sid ON CONFLICT DO NOTHING) UPDATE recordings SET ticket_id = :ticket WHERE call_sid =
+    :sid AND ticket_id IS NULL``: the link rule in one statement (the values are bound as
+    ``link_call_sid`` and ``link_ticket_id``: an UPDATE keeps its columns' names for itself)."""
+    recordings = cast(Table, Recording.__table__)
+    ticket_id = bindparam("link_ticket_id", type_=Integer)
+    call_sid = bindparam("link_call_sid", type_=String)
+    logged = select(Call.id, ticket_id).where(Call.call_sid == call_sid)
+    link = (
+        insert(call_tickets).from_select(["call_id", "ticket_id"], logged).on_conflict_do_nothing()
+    ).cte("link")
+    return (
+        update(recordings)
+        .where(recordings.c.call_sid == call_sid, recordings.c.ticket_id.is_(None))
+        .values(ticket_id=ticket_id)
+        .add_cte(link)
+    )
 
 
 def link_call_only(ticket: CTE) -> tuple[list[CTE], list[Any]]:

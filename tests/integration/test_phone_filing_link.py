@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import CTE, null, select, text
 from sqlalchemy.exc import IntegrityError
 
-import hotline.calls.filing as filing
 import hotline.calls.filing_at_once as at_once
 from hotline.calls.filing import IVR_ACTOR, CallFiling, CallTickets, FileStepByStep, record_call
 from hotline.calls.filing_at_once import FileAtOnce
@@ -180,7 +179,7 @@ def test_a_link_lost_in_the_race_is_made_by_the_next_path_to_find_the_ticket(
 
     monkeypatch.setattr(at_once, "link_call_only", blind)
     with monkeypatch.context() as broken:
-        broken.setattr(filing, "link_call", down)
+        broken.setattr(pg, "execute_alone", down)
         ticket = file_ticket_for_call(rt, SID, CALLER, COMPLAINT, AT)
     assert links(pg)[0] == []
 
@@ -287,3 +286,25 @@ def test_a_recording_keeps_the_first_ticket_it_was_given(database: Database) -> 
     pairs, calls, recordings = links(database)
     assert sorted(pairs) == [(calls[0].id, first.id), (calls[0].id, second.id)]
     assert [r.ticket_id for r in recordings] == [first.id]
+
+
+def test_both_filers_link_by_the_same_rule(database: Database, tmp_path: Path) -> None:
+    """A late link (the recording's status callback finds the ticket filed earlier): the call
+    gets the link once, and the call's recordings with no ticket yet get this one."""
+    tickets = runtime_for(database, tmp_path)
+    ticket, other = make_ticket(database), make_ticket(database)
+    log_call(database, CALLER)
+    with UnitOfWork(database) as uow:  # an agent-leg recording of the call, no ticket yet
+        uow.session.add(Recording(sid="RE" + "8" * 32, call_sid=SID, state="pending"))
+        uow.session.add(Recording(sid="RE" + "9" * 32, call_sid=SID, state="pending",
+                                  ticket_id=other.id))  # fmt: skip
+        uow.commit()
+    filed = FiledTicket(ticket.id, ticket.number)
+    for _ in range(2):  # idempotent
+        assert tickets.linked(SID, filed) == filed
+    pairs, calls, recordings = links(database)
+    assert pairs == [(calls[0].id, ticket.id)]
+    assert sorted((r.sid, r.ticket_id) for r in recordings) == [
+        ("RE" + "8" * 32, ticket.id),
+        ("RE" + "9" * 32, other.id),
+    ]
