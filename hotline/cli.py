@@ -159,13 +159,10 @@ def metrics() -> None:
 @click.option("--rebuild", is_flag=True, help="Forget the rollups and rebuild every day.")
 def metrics_rollup(rebuild: bool) -> None:
     """Bring the metric rollups up to date (the worker does this every minute)."""
-    from hotline.metrics.rollup import forget
     from hotline.metrics.service import refresh_rollups
 
-    rt = _runtime()
-    if rebuild:
-        forget(rt.db)
-    report = refresh_rollups(rt)
+    # A rebuild replaces the rows in one transaction: dashboards read the old ones meanwhile.
+    report = refresh_rollups(_runtime(), rebuild=rebuild)
     click.echo(
         f"metrics rollup: {report.days} day(s) rebuilt or added to, "
         f"covered until {report.covered_until}"
@@ -178,6 +175,10 @@ def metrics_rollup(rebuild: bool) -> None:
 def run(host: str, port: int) -> None:
     """Serve the application on this machine (the embedded demo; use gunicorn in production)."""
     app = _app()
+    if runtime(app).settings.jobs_inline:
+        from hotline.metrics.service import RollupKeeper
+
+        RollupKeeper(runtime(app)).start()  # no worker here: this process keeps the rollups
     click.echo(f"1567 Hotline on http://{host}:{port}/  (Ctrl+C stops)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

@@ -40,6 +40,7 @@ from ticketing.tokens import TokenOwner, authenticate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 MAX_LIMIT = 100
 MAX_ID = 2**31 - 1
 API_CHANNELS = ("walk_in", "letter", "web", "api")
@@ -145,13 +146,9 @@ def list_tickets() -> ResponseReturnValue:
     limit = _int_arg("limit", 20, 1, MAX_LIMIT)
     query = _visible(select(Ticket).options(joinedload(Ticket.category)))
     query = _filtered(query)
-    before = _cursor()
-    if before is not None:
-        query = query.where(Ticket.id < before)
     with runtime().uow() as uow:
-        rows = list(uow.session.scalars(query.order_by(Ticket.id.desc()).limit(limit + 1)))
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = _encode_cursor(page[-1].id) if more and page else None
+        rows = list(uow.session.scalars(_keyset(query, Ticket.id, "t", limit)))
+    page, next_cursor = _page(rows, limit, "t", lambda ticket: ticket.id)
     return jsonify(data=[ticket_json(t) for t in page], next_cursor=next_cursor)
 
 
@@ -229,14 +226,10 @@ def list_calls() -> ResponseReturnValue:
             query = query.where(
                 Call.started_at >= moment if op == "ge" else Call.started_at < moment
             )
-    before = _cursor("c")
-    if before is not None:
-        query = query.where(Call.id < before)
     with runtime().uow() as uow:
-        rows = list(uow.session.scalars(query.order_by(Call.id.desc()).limit(limit + 1)))
-        page, more = rows[:limit], len(rows) > limit
+        rows = list(uow.session.scalars(_keyset(query, Call.id, "c", limit)))
+        page, next_cursor = _page(rows, limit, "c", lambda call: call.id)
         data = _calls_json(uow.session, page)
-    next_cursor = _encode_cursor(page[-1].id, "c") if more and page else None
     return jsonify(data=data, next_cursor=next_cursor)
 
 
@@ -317,13 +310,9 @@ def list_referrals() -> ResponseReturnValue:
             raise ApiError(400, "invalid", "overdue must be true or false", "overdue")
         late = overdue_referrals(runtime().clock())
         query = query.where(late if flag == "true" else ~late)
-    before = _cursor("r")
-    if before is not None:
-        query = query.where(Referral.id < before)
     with runtime().uow() as uow:
-        rows = list(uow.session.execute(query.order_by(Referral.id.desc()).limit(limit + 1)))
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = _encode_cursor(page[-1][0].id, "r") if more and page else None
+        rows = list(uow.session.execute(_keyset(query, Referral.id, "r", limit)))
+    page, next_cursor = _page(rows, limit, "r", lambda row: row[0].id)
     return jsonify(data=[referral_json(r, t) for r, t in page], next_cursor=next_cursor)
 
 
@@ -524,6 +513,23 @@ def _datetime_arg(name: str, raw: str) -> datetime:
     if value.tzinfo is None:
         raise ApiError(400, "invalid", f"{name} needs a time zone (Z or +07:00)", name)
     return value
+
+
+def _keyset(query: Any, id_column: Any, kind: str, limit: int) -> Any:
+    """The query's next page, newest first: after the request's cursor, one row more than
+    ``limit`` to know whether another page follows."""
+    before = _cursor(kind)
+    if before is not None:
+        query = query.where(id_column < before)
+    return query.order_by(id_column.desc()).limit(limit + 1)
+
+
+def _page(
+    rows: list[R], limit: int, kind: str, id_of: Callable[[R], int]
+) -> tuple[list[R], str | None]:
+    """The page's rows and the cursor of the next page (None on the last)."""
+    page, more = rows[:limit], len(rows) > limit
+    return page, (_encode_cursor(id_of(page[-1]), kind) if more and page else None)
 
 
 def _encode_cursor(row_id: int, kind: str = "t") -> str:

@@ -6,25 +6,38 @@ first after ``forget``) rebuilds every day. Every later ``refresh`` adds only th
 ``covered_until`` to the rows and moves ``covered_until`` in the same transaction, so its cost
 follows the last minute's calls, not the day's. Readers take the rollups for a range and add,
 from raw events, only the calls not added yet (``calls.rolled_up_at`` is NULL) — minutes of
-data, never a long range.
+data, never a long range. Reading never writes: keeping the rollups is the refresh's job (the
+worker, the command, or the embedded mode's keeper).
+
+The calls not added yet are always found through the partial index of them, in its order, so
+the plan stays right whatever PostgreSQL's statistics believe about how many are left; a refresh
+that marked many calls at once analyzes the column in the same transaction.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from hotline.calls.models import Call
-from hotline.metrics.accumulate import Sums, bucket_of, day_of, iter_facts, raw_sums, week_hour
+from hotline.metrics.accumulate import (
+    CHUNK,
+    Sums,
+    bucket_of,
+    day_of,
+    iter_facts,
+    raw_sums,
+    week_hour,
+)
 from hotline.metrics.agent_time import (
     AGENT_TIME_FIELDS,
     PER_AGENT_TIME_FIELDS,
@@ -33,7 +46,14 @@ from hotline.metrics.agent_time import (
     time_may_have_accrued,
     whole_second,
 )
-from hotline.metrics.facts import COUNT_FIELDS, FUNNEL_FIELDS, MAX_FIELDS, CallFacts, Rules
+from hotline.metrics.facts import (
+    COUNT_FIELDS,
+    FUNNEL_FIELDS,
+    MAX_FIELDS,
+    CallFacts,
+    CallRow,
+    Rules,
+)
 from hotline.metrics.models import AgentRollup, CallRollup, FunnelRollup, RollupState
 from ticketing.db.base import Base
 from ticketing.db.engine import Database
@@ -47,6 +67,10 @@ ROLLUP_LOCK_KEY = 1567_0001  # the advisory lock of the rollups (any constant bi
 NO_WRAP_UPS = datetime.min.replace(tzinfo=UTC)  # wraps_before that leaves every wrap-up out
 BUCKET_FIELDS = (*COUNT_FIELDS, *AGENT_TIME_FIELDS)
 AGENT_FIELDS = ("handled", "handle_s", "wrap_s", *PER_AGENT_TIME_FIELDS)
+# A refresh that marks at least this many calls (a first build, a worker back from an outage)
+# re-analyzes calls.rolled_up_at: the planner's idea of how many calls are left must not date
+# from before the marks. A normal minute marks a few dozen and leaves the statistics alone.
+ANALYZE_AFTER_MARKS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +92,19 @@ def refresh(
     progress: Callable[[int, int], None] | None = None,
     *,
     wait: bool = True,
+    rebuild: bool = False,
 ) -> RefreshReport:
     """Bring the rollups up to ``now`` minus a settling minute, in one transaction that holds
     the rollups' lock, so two refreshes (two workers, or one and ``hotline metrics rollup``)
     never interleave. ``wait=False`` (the worker's minutely round) gives up at once, with a
     ``busy`` report, when another refresh holds the lock.
 
-    The first run (and the first after ``forget``) rebuilds every day that has calls or agent
-    time; ``progress(done, total)`` is told after each day (the benchmark draws a bar with it).
-    Every later run *adds* what happened since ``covered_until`` (:func:`add_window`): its cost
-    follows the calls of the last minute, not the size of the day.
+    The first run (and the first after ``forget``, or any run with ``rebuild``) rebuilds every
+    day that has calls or agent time; ``progress(done, total)`` is told after each day (the
+    benchmark draws a bar with it). ``rebuild`` drops the old rows in the same transaction, so
+    readers keep the old rollups until the new ones are committed instead of reading a year of
+    raw events meanwhile. Every later run *adds* what happened since ``covered_until``
+    (:func:`add_window`): its cost follows the calls of the last minute, not the size of the day.
     """
     until = now - SETTLE
     with UnitOfWork(database) as uow:
@@ -85,18 +112,34 @@ def refresh(
         if not lock_rollups(session, wait=wait):
             return RefreshReport(0, None, busy=True)
         state = session.get(RollupState, STATE_ID)  # read under the lock
-        if state is not None and until <= state.covered_until:
+        if state is not None and not rebuild and until <= state.covered_until:
             return RefreshReport(0, state.covered_until)
-        if state is None:
-            days = _rebuild_all(session, rules, tz, until, progress)
-            session.add(RollupState(id=STATE_ID, covered_until=until))
+        if state is None or rebuild:
+            if rebuild:
+                _delete_rollup_rows(session)
+            days, marked = _rebuild_all(session, rules, tz, until, progress)
+            if state is None:
+                session.add(RollupState(id=STATE_ID, covered_until=until))
+            else:
+                state.covered_until = until
         else:
-            days = add_window(session, state.covered_until, until, rules, tz)
+            days, marked = add_window(session, state.covered_until, until, rules, tz)
             state.covered_until = until
+        if marked >= ANALYZE_AFTER_MARKS:
+            analyze_marks(session)
         uow.commit()
     if days:
         log.info("metrics rollup: %d day(s) rebuilt or added to, covered until %s", days, until)
     return RefreshReport(days, until)
+
+
+def analyze_marks(session: Session) -> None:
+    """Refresh PostgreSQL's statistics of ``calls.rolled_up_at`` inside the refresh's
+    transaction, so they are committed with the marks they describe (ANALYZE counts this
+    transaction's own new row versions as the live ones). SQLite plans without statistics
+    unless ANALYZE was ever run there, which would change the plans of every table."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE calls (rolled_up_at)"))
 
 
 def lock_rollups(session: Session, *, wait: bool = True) -> bool:
@@ -117,19 +160,22 @@ def _rebuild_all(
     tz: ZoneInfo,
     until: datetime,
     progress: Callable[[int, int], None] | None,
-) -> int:
+) -> tuple[int, int]:
+    """Rebuild every day; returns (days, calls marked)."""
     days = sorted(_days_to_rebuild(session, until, tz))
+    marked = 0
     for done, day in enumerate(days, start=1):
-        rebuild_day(session, day, until, rules, tz)
+        marked += rebuild_day(session, day, until, rules, tz)
         if progress is not None:
             progress(done, len(days))
-    return len(days)
+    return len(days), marked
 
 
 def add_window(
     session: Session, since: datetime, until: datetime, rules: Rules, tz: ZoneInfo
-) -> int:
-    """Add [since, until) to the rollups; returns how many local days gained something.
+) -> tuple[int, int]:
+    """Add [since, until) to the rollups; returns (local days that gained something, calls
+    marked).
 
     - calls that ended before ``until`` and are not in the rollups yet (``rolled_up_at`` is
       NULL), whenever their end reached the call log: their wrap-ups counted only if done
@@ -140,12 +186,12 @@ def add_window(
     Counts and sums are added to the rows; ``max_wait_s`` keeps the larger value.
     """
     per_day: dict[datetime, Sums] = defaultdict(Sums)
-    new = Call.rolled_up_at.is_(None) & (Call.ended_at < until)  # a late-logged end included
+    left = not_rolled_up(session)  # a late-logged end included, whenever the call started
+    ended = [c.id for c in left if c.ended_at is not None and c.ended_at < until]
     new_ids = []
-    for call, facts in iter_facts(session, new, rules, wraps_before=until):
+    for call, facts in facts_of(session, ended, rules, until=until):
         per_day[day_of(call.started_at, tz)].add_call(call.started_at, facts, tz)
         new_ids.append(call.id)
-    _mark_practice_calls(session, new, until)
     # Wrap-ups are written as they happen (no buffer), so this window holds every new one.
     late = (Call.wrapped_up_at >= since) & (Call.wrapped_up_at < until)
     late &= Call.rolled_up_at.is_not(None) & (Call.rolled_up_at <= Call.wrapped_up_at)
@@ -155,7 +201,8 @@ def add_window(
     for (call, after), (_, before) in zip(with_wrap, without, strict=True):
         _add_wrap_up(per_day[day_of(call.started_at, tz)], call.started_at, after, before)
         wrapped_ids.append(call.id)
-    _mark_rolled_up(session, [*new_ids, *wrapped_ids], until)
+    marked = _mark_rolled_up(session, [*new_ids, *_practice(left, until)], until)
+    _mark_rolled_up(session, wrapped_ids, until)
     if time_may_have_accrued(session, since):
         day = day_of(since, tz)
         while day < until:
@@ -165,19 +212,57 @@ def add_window(
     touched = {day: sums for day, sums in per_day.items() if _has_anything(sums)}
     for day, sums in touched.items():
         _add_rows(session, day, sums, tz)
-    return len(touched)
+    return len(touched), marked
 
 
-def _mark_rolled_up(session: Session, call_ids: list[int], cut_off: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class LeftOver:
+    """A call not in the rollups yet."""
+
+    id: int
+    ended_at: datetime | None
+    is_training: bool
+
+
+def not_rolled_up(
+    session: Session, start: datetime | None = None, end: datetime | None = None
+) -> list[LeftOver]:
+    """The calls not in the rollups yet (started in [start, end) if given), through the partial
+    index ``ix_calls_not_rolled_up`` and in the order it keeps. Its predicate and its key are
+    all the query asks, so PostgreSQL walks that index whatever its statistics say; right after
+    a bulk marking they may still count most of the table as left, and a query ordered by
+    ``calls.id`` was then planned as a walk of the whole primary key."""
+    query = select(Call.id, Call.ended_at, Call.is_training).where(Call.rolled_up_at.is_(None))
+    if start is not None:
+        query = query.where(Call.started_at >= start)
+    if end is not None:
+        query = query.where(Call.started_at < end)
+    return [LeftOver(*row) for row in session.execute(query.order_by(Call.started_at))]
+
+
+def facts_of(
+    session: Session, call_ids: list[int], rules: Rules, *, until: datetime | None = None
+) -> Iterator[tuple[CallRow, CallFacts]]:
+    """The facts of the given calls (those that ended before ``until``, if given; wrap-ups from
+    ``until`` on left out), fetched by primary key a chunk at a time."""
+    for start in range(0, len(call_ids), CHUNK):
+        where: ColumnElement[bool] = Call.id.in_(call_ids[start : start + CHUNK])
+        if until is not None:
+            where &= Call.ended_at < until
+        yield from iter_facts(session, where, rules, wraps_before=until)
+
+
+def _practice(calls: list[LeftOver], until: datetime) -> list[int]:
+    """Practice calls that ended before ``until``: they never count, and marking them keeps the
+    partial index of calls left small."""
+    return [c.id for c in calls if c.is_training and c.ended_at is not None and c.ended_at < until]
+
+
+def _mark_rolled_up(session: Session, call_ids: list[int], cut_off: datetime) -> int:
     for start in range(0, len(call_ids), 1000):
         chunk = call_ids[start : start + 1000]
         session.execute(update(Call).where(Call.id.in_(chunk)).values(rolled_up_at=cut_off))
-
-
-def _mark_practice_calls(session: Session, where: ColumnElement[bool], cut_off: datetime) -> None:
-    """Practice calls never count; marking them keeps the partial index of calls left small."""
-    practice = where & Call.is_training.is_(True) & Call.rolled_up_at.is_(None)
-    session.execute(update(Call).where(practice).values(rolled_up_at=cut_off))
+    return len(call_ids)
 
 
 def _add_wrap_up(sums: Sums, started_at: datetime, after: CallFacts, before: CallFacts) -> None:
@@ -243,16 +328,24 @@ def _days_to_rebuild(session: Session, until: datetime, tz: ZoneInfo) -> set[dat
 
 def rebuild_day(
     session: Session, day: datetime, until: datetime, rules: Rules, tz: ZoneInfo
-) -> None:
+) -> int:
+    """Write the day's rows again from its calls and agents' time; returns how many calls it
+    marked. Every call that ended before ``until`` is counted, marked or not, but only the
+    unmarked ones are marked: a mark older than ``until`` says the same (the call is in the
+    rollups, with its wrap-ups before the mark), so a rebuild after ``forget`` updates no call
+    that was already in."""
     end = next_day(day, tz)
     where = (Call.started_at >= day) & (Call.started_at < end) & (Call.ended_at < until)
-    sums, counted = Sums(), []
+    sums, counted = Sums(), set()
     for call, facts in iter_facts(session, where, rules, wraps_before=until):
         sums.add_call(call.started_at, facts, tz)
-        counted.append(call.id)
-    # Only the calls counted: an end the flusher commits meanwhile is left for the next refresh.
-    _mark_rolled_up(session, counted, until)
-    _mark_practice_calls(session, where, until)
+        counted.add(call.id)
+    # Read after the facts, and of these only the calls counted are marked: an end the flusher
+    # commits meanwhile is left for the next refresh.
+    left = not_rolled_up(session, day, end)
+    marked = _mark_rolled_up(
+        session, [c.id for c in left if c.id in counted] + _practice(left, until), until
+    )
     add_agent_time(sums, session, day, min(end, until))
     session.execute(
         delete(CallRollup).where(CallRollup.bucket_start >= day, CallRollup.bucket_start < end)
@@ -273,18 +366,26 @@ def rebuild_day(
         for agent, counts in sums.agents.items()
     )
     session.flush()
+    return marked
 
 
 def forget(database: Database) -> None:
-    """Drop every rollup, so the next refresh rebuilds all days (after a threshold change)."""
+    """Drop every rollup, so the next refresh rebuilds all days (after a threshold change).
+
+    Calls keep their marks: the rebuild counts every ended call anyway (see
+    :func:`rebuild_day`), and clearing the marks would be an update of the whole call table,
+    followed by another when the rebuild marked them again. ``refresh(rebuild=True)`` does
+    the same in the rebuild's own transaction."""
     with UnitOfWork(database) as uow:
         lock_rollups(uow.session)
-        for model in (CallRollup, FunnelRollup, AgentRollup, RollupState):
-            uow.session.execute(delete(model))
-        uow.session.execute(
-            update(Call).where(Call.rolled_up_at.is_not(None)).values(rolled_up_at=None)
-        )
+        _delete_rollup_rows(uow.session)
+        uow.session.execute(delete(RollupState))
         uow.commit()
+
+
+def _delete_rollup_rows(session: Session) -> None:
+    for model in (CallRollup, FunnelRollup, AgentRollup):
+        session.execute(delete(model))
 
 
 def covered_until(session: Session) -> datetime | None:
@@ -311,13 +412,15 @@ def read_sums(
     """
     sums = Sums()
     since = covered_until(session)
-    if since is not None:
+    if since is None:  # nothing rolled up yet: every call is the tail
+        sums.merge(raw_sums(session, (Call.started_at >= start) & (Call.started_at < end),
+                            rules, tz))  # fmt: skip
+    else:
         _read_rollups(session, sums, start, end, by_day)
-    tail = Call.started_at >= start
-    tail &= Call.started_at < end
-    if since is not None:
-        tail &= Call.rolled_up_at.is_(None)
-    sums.merge(raw_sums(session, tail, rules, tz))
+        left = not_rolled_up(session, start, end)
+        tail = [c.id for c in left if c.ended_at is not None and not c.is_training]
+        for call, facts in facts_of(session, tail, rules):
+            sums.add_call(call.started_at, facts, tz)
     # Rolled-up agent time stops at covered_until (floored to the second, as it was written).
     time_from = max(start, whole_second(since)) if since is not None else start
     add_agent_time(sums, session, time_from, min(end, now))

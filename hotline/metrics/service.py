@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +16,14 @@ from hotline.metrics import figures
 from hotline.metrics.accumulate import Sums
 from hotline.metrics.facts import Rules
 from hotline.metrics.rollup import RefreshReport, read_sums, refresh
-from hotline.runtime import Runtime
+from hotline.runtime import Runtime, runtime
 from ivr_flows.loader import load_flow
+from ticketing.db.uow import JobRequest
 
+log = logging.getLogger(__name__)
 MAX_RANGE_DAYS = 731
+REFRESH_EVERY_S = 60.0  # as the worker's round
+REFRESH_JOB = JobRequest("hotline.metrics.service.refresh_job", job_id="metrics-refresh")
 # One refresh at a time per process; across processes the worker holds a Redis lock.
 _refresh_lock = threading.Lock()
 
@@ -38,12 +43,49 @@ def rules_for(settings: Settings) -> Rules:
 
 
 def refresh_rollups(
-    rt: Runtime, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+    rt: Runtime,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    wait: bool = True,
+    rebuild: bool = False,
 ) -> RefreshReport:
     with _refresh_lock:
-        return refresh(
-            rt.db, rules_for(rt.settings), rt.settings.tz, rt.clock(), progress, wait=wait
-        )
+        return refresh(rt.db, rules_for(rt.settings), rt.settings.tz, rt.clock(), progress,
+                       wait=wait, rebuild=rebuild)  # fmt: skip
+
+
+def refresh_job() -> None:
+    """The embedded mode's minutely refresh, run as an inline job (see :class:`RollupKeeper`)."""
+    refresh_rollups(runtime(), wait=False)
+
+
+class RollupKeeper(threading.Thread):
+    """The embedded mode's stand-in for the worker's minutely round.
+
+    With no Redis there is no worker, and pages never write, so ``hotline run`` starts this
+    thread: at start and every ``REFRESH_EVERY_S`` it hands a refresh to the inline jobs, which
+    run it after whatever they are doing (SQLite has one writer at a time anyway). Figures are
+    never late for it: pages add the calls not rolled up yet from the live tail.
+    """
+
+    def __init__(self, rt: Runtime, interval_s: float = REFRESH_EVERY_S) -> None:
+        super().__init__(name="metrics-rollups", daemon=True)
+        self._rt = rt
+        self._interval = interval_s
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                self._rt.jobs.dispatch(REFRESH_JOB)
+            except Exception:
+                log.exception("metrics rollup: could not start a refresh")
+            if self._stop_event.wait(self._interval):
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,6 @@ from hotline.metrics.service import (
     call_figures,
     call_sums,
     parse_date,
-    refresh_rollups,
     today,
 )
 from hotline.runtime import Runtime, runtime
@@ -86,7 +85,9 @@ FilteredView = Callable[..., ResponseReturnValue]
 
 
 def _with_filters(view: FilteredView) -> Callable[..., ResponseReturnValue]:
-    """Parse the filters (400 on bad input) and catch the rollups up in the embedded mode."""
+    """Parse the filters (400 on bad input). Pages only read: calls not rolled up yet come from
+    the live tail, and keeping the rollups is the worker's job (the embedded mode's keeper, the
+    command), never a request's."""
 
     def wrapper(**kwargs: Any) -> ResponseReturnValue:
         rt, user = runtime(), current_user()
@@ -95,8 +96,6 @@ def _with_filters(view: FilteredView) -> Callable[..., ResponseReturnValue]:
             filters = _filters(rt, user)
         except MetricsInputError as exc:
             return render_template("metrics/error.html", message=str(exc)), 400
-        if rt.settings.jobs_inline:
-            refresh_rollups(rt)  # no worker in the embedded mode: catch up on read
         return view(rt, user, filters, **kwargs)
 
     wrapper.__name__ = view.__name__

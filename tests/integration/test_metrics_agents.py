@@ -189,11 +189,11 @@ def test_two_refreshes_at_once_never_interleave(
     rebuilding = threading.Event()
     real_rebuild = rollup.rebuild_day
 
-    def slow_rebuild(*args: Any) -> None:
+    def slow_rebuild(*args: Any) -> int:
         if threading.current_thread() is not threading.main_thread():  # the first refresh
             rebuilding.set()
             time.sleep(0.5)  # still working when the second one starts and ends
-        real_rebuild(*args)
+        return real_rebuild(*args)
 
     monkeypatch.setattr(rollup, "rebuild_day", slow_rebuild)
     first = threading.Thread(target=refresh, args=(database, RULES, TZ, local(14, 0)))
