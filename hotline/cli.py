@@ -1,4 +1,8 @@
-"""The ``hotline`` command: database, users, IVR flows, demo data and the local server."""
+"""The ``hotline`` command: database, users, IVR flows, demo data and the local server.
+
+Each command imports what it uses inside its own function: ``hotline --help`` and the quick
+commands start without loading the whole app (geothai's tables, the flow, the worker's RQ).
+"""
 
 from __future__ import annotations
 

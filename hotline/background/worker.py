@@ -20,7 +20,10 @@ from rq.serializers import JSONSerializer
 
 from config.redis_keys import CALL_LOG_BUFFER, housekeeping_lock
 from hotline.background.jobs import HotlineJob
+from hotline.background.notifications import send_pending
+from hotline.background.recordings import purge, sweep
 from hotline.calls.buffer import flush_buffer
+from hotline.metrics.service import refresh_rollups
 from hotline.runtime import Runtime, runtime
 from ticketing.db.engine import Database
 from ticketing.deadlines import DeadlineReport, run_deadline_checks
@@ -116,10 +119,6 @@ class Housekeeper(threading.Thread):
     def round(self) -> None:
         rt = runtime(self._app)
         assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
-        from hotline.background.notifications import send_pending
-        from hotline.background.recordings import purge, sweep
-        from hotline.metrics.service import refresh_rollups
-
         try:
             if rt.redis.set(housekeeping_lock("sms"), "1", nx=True, ex=int(self._interval)):
                 send_pending(rt)

@@ -19,6 +19,7 @@ from hotline.calls.desk import DISPOSITIONS
 from hotline.calls.desk_models import AgentState, AgentStateEvent, AgentStatus
 from hotline.calls.kinds import CallEventKind
 from hotline.calls.models import Call, CallEvent
+from hotline.metrics.service import refresh_rollups
 from hotline.runtime import Runtime
 from ticketing.citizen_id import generate_citizen_id
 from ticketing.filing import TicketDraft
@@ -180,8 +181,6 @@ def load_demo_data(
         _demo_ticket(rt, rng, now, days, staff, agencies_by_category)
         summary.tickets += 1
     summary.calls = _demo_calls(rt, rng, now, days, staff)
-    from hotline.metrics.service import refresh_rollups
-
     refresh_rollups(rt)  # the dashboard reads rollups; build them now rather than on first view
     return summary
 
