@@ -133,12 +133,13 @@ class Housekeeper(threading.Thread):
 
     def tasks(self, rt: Runtime) -> list[tuple[str, int, Callable[[], object]]]:
         """(name, period in seconds, 0 for every round, the task) of every scheduled task."""
-        from hotline.background.notifications import send_pending
+        from hotline.background.notifications import record_kept_replies, send_pending
         from hotline.background.recordings import sweep
         from hotline.metrics.service import refresh_rollups
 
         tasks: list[tuple[str, int, Callable[[], object]]] = [
             ("sms", 0, lambda: send_pending(rt)),
+            ("sms-replies", 0, lambda: record_kept_replies(rt)),
             ("sweep", 0, lambda: sweep(rt)),
             ("deadlines", DEADLINES_EVERY_S, lambda: check_deadlines(rt)),
             # another worker may be mid-rebuild: do not wait for it
