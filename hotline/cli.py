@@ -331,6 +331,20 @@ def call(keys: str, caller: str, base_url: str | None, agent_answers: bool, wait
 
 
 @main.group()
+def calls() -> None:
+    """The call log: entries the database refused."""
+
+
+@calls.command("replay-refused")
+def calls_replay_refused() -> None:
+    """Apply the refused call-log entries again (after the fix); each is marked replayed."""
+    from hotline.calls.buffer import replay_refused
+
+    replayed, again = replay_refused(_runtime().db)
+    click.echo(f"replayed {replayed} entr(ies); {again} refused again (kept)")
+
+
+@main.group()
 def recordings() -> None:
     """Call recordings: re-fetch the stuck ones, purge the expired ones."""
 
