@@ -332,7 +332,23 @@ def call(keys: str, caller: str, base_url: str | None, agent_answers: bool, wait
 
 @main.group()
 def calls() -> None:
-    """The call log: entries the database refused."""
+    """The call log: gaps filled from Twilio, entries the database refused."""
+
+
+@calls.command("reconcile")
+@click.option("--since", required=True, help="ISO date or time (UTC unless it says otherwise).")
+def calls_reconcile(since: str) -> None:
+    """Fill the calls and outcomes the log lacks from Twilio's own call records."""
+    from datetime import UTC, datetime
+
+    from hotline.background.reconcile import reconcile_since
+
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from error
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    click.echo(f"reconciled {reconcile_since(_runtime(), start)} call(s)")
 
 
 @calls.command("replay-refused")

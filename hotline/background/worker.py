@@ -93,6 +93,7 @@ def check_deadlines(rt: Runtime) -> DeadlineReport:
 
 
 METRICS_EVERY_S = 60
+RECONCILE_EVERY_S = 3600  # Twilio's call records fill the call log's gaps (after a Redis loss)
 # A scheduled task failing this many rounds in a row is an ERROR and shows on /readyz.
 FAILING_AFTER_ROUNDS = 3
 
@@ -145,6 +146,10 @@ class Housekeeper(threading.Thread):
             # another worker may be mid-rebuild: do not wait for it
             ("metrics", METRICS_EVERY_S, lambda: refresh_rollups(rt, wait=False)),
         ]
+        if not rt.settings.telephony_simulated:  # the simulator keeps no call records
+            from hotline.background.reconcile import reconcile_recent
+
+            tasks.append(("reconcile", RECONCILE_EVERY_S, lambda: reconcile_recent(rt)))
         days = rt.settings.recording_retention_days
         if days:
             tasks.append(("purge", 24 * 3600, lambda: _purge(rt, days)))

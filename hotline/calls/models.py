@@ -65,6 +65,8 @@ class Call(Base):
     # Metric rollups' bookkeeping: the cut-off of the refresh that added this call (NULL: not
     # added yet). A call whose end reaches the log late is still added, exactly once.
     rolled_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When Twilio's own call records filled this call in (or its end): the log had a gap.
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     agent: Mapped[User | None] = relationship()
     tickets: Mapped[list[Ticket]] = relationship(secondary=call_tickets)

@@ -16,14 +16,18 @@ import hotline.metrics.service as metrics_service
 from config.redis_keys import HOUSEKEEPING_FAILURES
 from hotline.background.worker import FAILING_AFTER_ROUNDS, Housekeeper
 from recordings.models import Recording
+from tests.twilio_standin import TwilioStandIn
 from tests.voice import REDIS_URL
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
 
 
 @pytest.fixture
-def worker_app(make_app: Callable[..., Flask], redis_client: redis.Redis) -> Flask:
-    return make_app(redis_url=REDIS_URL, recording_retention_days=30)
+def worker_app(
+    make_app: Callable[..., Flask], redis_client: redis.Redis, standin: TwilioStandIn
+) -> Flask:
+    return make_app(redis_url=REDIS_URL, recording_retention_days=30,
+                    twilio_api_base_url=standin.base_url)  # fmt: skip
 
 
 def all_due(client: redis.Redis) -> None:
