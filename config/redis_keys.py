@@ -12,6 +12,12 @@ PREFIX = "hotline"
 CALL_LOG_BUFFER = f"{PREFIX}:call-log"
 # Buffered items the database refused, kept whole for an operator (docs/operations.md).
 CALL_LOG_REFUSED = f"{PREFIX}:call-log:refused"
+# How many rounds in a row each scheduled housekeeping task has failed (a hash: task → count;
+# a task's field is gone once it succeeds); /readyz shows the tasks failing.
+HOUSEKEEPING_FAILURES = f"{PREFIX}:housekeeping:failures"
+# STOP and START replies received while the database was down, recorded by the worker's
+# housekeeping once it is back (docs/operations.md).
+SMS_REPLY_OUTBOX = f"{PREFIX}:sms-replies"
 
 
 def signin_failures(key: str) -> str:

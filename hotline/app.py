@@ -34,7 +34,7 @@ from hotline.metrics.views import init_metrics
 from hotline.runtime import EXTENSION_KEY, Runtime, build_runtime, runtime
 from hotline.twilio.agent import AgentWebhooks
 from hotline.twilio.messaging import MessagingWebhooks
-from hotline.twilio.router import TwilioWebhooks
+from hotline.twilio.router import MAX_BODY_BYTES, TwilioWebhooks
 from hotline.twilio.security import NoSessionForWebhooks
 from hotline.twilio.voice import VoiceWebhooks
 
@@ -115,7 +115,7 @@ def _serve_twilio(app: Flask, rt: Runtime) -> None:
         routes,
         public_base_url=rt.settings.public_base_url,
         verify=check.valid if check.enabled else None,
-        max_content_length=app.config["MAX_CONTENT_LENGTH"],
+        max_content_length=min(app.config["MAX_CONTENT_LENGTH"], MAX_BODY_BYTES),
     )
     rt.webhook_paths = router.paths
     app.wsgi_app = router  # type: ignore[method-assign]

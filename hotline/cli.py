@@ -336,6 +336,36 @@ def call(keys: str, caller: str, base_url: str | None, agent_answers: bool, wait
 
 
 @main.group()
+def calls() -> None:
+    """The call log: gaps filled from Twilio, entries the database refused."""
+
+
+@calls.command("reconcile")
+@click.option("--since", required=True, help="ISO date or time (UTC unless it says otherwise).")
+def calls_reconcile(since: str) -> None:
+    """Fill the calls and outcomes the log lacks from Twilio's own call records."""
+    from datetime import UTC, datetime
+
+    from hotline.background.reconcile import reconcile_since
+
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from error
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    click.echo(f"reconciled {reconcile_since(_runtime(), start)} call(s)")
+
+
+@calls.command("replay-refused")
+def calls_replay_refused() -> None:
+    """Apply the refused call-log entries again (after the fix); each is marked replayed."""
+    from hotline.calls.buffer import replay_refused
+
+    replayed, again = replay_refused(_runtime().db)
+    click.echo(f"replayed {replayed} entr(ies); {again} refused again (kept)")
+
+
+@main.group()
 def recordings() -> None:
     """Call recordings: re-fetch the stuck ones, purge the expired ones."""
 

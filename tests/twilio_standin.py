@@ -13,6 +13,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -47,6 +49,8 @@ class TwilioStandIn:
     deleted: list[str] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, str]] = field(default_factory=list)
+    # Twilio's own call records, as its Calls list serves them (``call_record`` builds one).
+    call_records: list[dict[str, object]] = field(default_factory=list)
     unsubscribed: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, bool]] = field(default_factory=list)  # method, path, auth ok
     _server: ThreadingHTTPServer | None = None
@@ -102,6 +106,8 @@ class TwilioStandIn:
             return self.create_message(handler)
         if method == "POST" and handler.path.endswith("/Calls.json"):
             return self.create_call(handler)
+        if method == "GET" and handler.path.partition("?")[0].endswith("/Calls.json"):
+            return self.list_calls(handler)
         if match is None:
             return _send(handler, 404, b'{"code": 20404}', "application/json")
         sid = match.group(2)
@@ -134,6 +140,20 @@ class TwilioStandIn:
                   "account_sid": self.account_sid}  # fmt: skip
         return _send(handler, 201, json.dumps(answer).encode(), "application/json")
 
+    def list_calls(self, handler: BaseHTTPRequestHandler) -> None:
+        """The Calls list, one page (StartTime>= honoured as Twilio does, by date and time)."""
+        query = {k: v[0] for k, v in parse_qs(handler.path.partition("?")[2]).items()}
+        after = query.get("StartTime>")
+        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        calls = [
+            c
+            for c in self.call_records
+            if since is None or parsedate_to_datetime(str(c["start_time"])) >= since
+        ]
+        page = {"calls": calls, "next_page_uri": None, "page": 0, "page_size": 1000,
+                "uri": handler.path}  # fmt: skip
+        return _send(handler, 200, json.dumps(page).encode(), "application/json")
+
     def serve_media(self, handler: BaseHTTPRequestHandler, sid: str) -> None:
         behaviour = self.behaviours.setdefault(sid, Behaviour())
         if behaviour.delay_s:
@@ -161,3 +181,14 @@ def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_typ
     handler.end_headers()
     if body:
         handler.wfile.write(body)
+
+
+def call_record(
+    sid: str, start: datetime, end: datetime | None, status: str, **fields: object
+) -> dict[str, object]:
+    """One of Twilio's call records, as the REST Calls list gives it."""
+    return {"sid": sid, "from": "+66812345678", "to": "+6621001567", "direction": "inbound",
+            "parent_call_sid": None, "status": status, "start_time": format_datetime(start),
+            "end_time": format_datetime(end) if end else None,
+            "duration": str(int((end - start).total_seconds())) if end else None,
+            **fields}  # fmt: skip

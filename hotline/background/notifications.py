@@ -8,11 +8,15 @@ should never get the same SMS twice) and stays visible to operators.
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 
+from redis import Redis, RedisError
 from sqlalchemy import delete, select
 from twilio.base.exceptions import TwilioRestException
 
+from config.redis_keys import SMS_REPLY_OUTBOX
 from hotline.runtime import Runtime
 from hotline.twilio.rest import SmsNotConfiguredError, TwilioApi
 from ticketing.db.base import utcnow
@@ -112,12 +116,23 @@ def record_delivery(uow: UnitOfWork, message_sid: str, twilio_status: str) -> No
         uow.commit()
 
 
-def record_reply(uow: UnitOfWork, phone: str, body: str) -> str | None:
-    """An SMS to our number: STOP opts out, START opts back in. Returns "stop", "start" or None."""
+def reply_word(body: str) -> str | None:
+    """What a reply asks for, without the database: "stop", "start" or None."""
+    word = body.strip().lower()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    return None
+
+
+def record_reply(uow: UnitOfWork, phone: str, body: str, at: datetime | None = None) -> str | None:
+    """An SMS to our number: STOP opts out, START opts back in. Returns "stop", "start" or None.
+    ``at``: when the citizen wrote (a reply kept through a database outage is recorded late)."""
     word = body.strip().lower()
     with uow:
         if word in STOP_WORDS:
-            row = {"phone": phone, "opted_out_at": utcnow()}
+            row = {"phone": phone, "opted_out_at": at or utcnow()}
             uow.session.execute(insert_ignoring_conflicts(uow.session, SmsOptOut.__table__), [row])
             uow.commit()
             return "stop"
@@ -126,3 +141,46 @@ def record_reply(uow: UnitOfWork, phone: str, body: str) -> str | None:
             uow.commit()
             return "start"
     return None
+
+
+# Replies kept through a database outage -------------------------------------------------------
+
+
+def keep_reply(redis: Redis, phone: str, body: str, at: datetime) -> None:
+    """Keep a STOP or START for :func:`record_kept_replies` (the database is down, or replies
+    kept earlier are still waiting: this one goes behind them, so the last word still wins)."""
+    item = {"phone": phone, "body": body[:100], "at": at.isoformat()}
+    redis.rpush(SMS_REPLY_OUTBOX, json.dumps(item, ensure_ascii=False))
+
+
+def replies_waiting(redis: Redis) -> bool:
+    """Kept replies wait for the worker (False if Redis cannot say: the database decides)."""
+    try:
+        return bool(redis.llen(SMS_REPLY_OUTBOX))
+    except RedisError:
+        return False
+
+
+def record_kept_replies(rt: Runtime, limit: int = 500) -> int:
+    """Record the kept replies in order (housekeeping, every round); returns how many. Each
+    leaves Redis only once recorded: a database still down leaves it first in line (the error
+    goes up), and recording one twice changes nothing."""
+    assert rt.redis is not None  # noqa: S101 - housekeeping runs only with Redis
+    done = 0
+    while done < limit:
+        raw = rt.redis.lindex(SMS_REPLY_OUTBOX, 0)
+        if raw is None:
+            break
+        try:
+            item = json.loads(raw)
+            phone, body, at = item["phone"], item["body"], datetime.fromisoformat(item["at"])
+        except (ValueError, KeyError, TypeError):
+            log.error("dropped a kept SMS reply that cannot be read")
+            rt.redis.lpop(SMS_REPLY_OUTBOX)
+            continue
+        record_reply(rt.uow(), phone, body, at)
+        rt.redis.lpop(SMS_REPLY_OUTBOX)
+        done += 1
+    if done:
+        log.info("recorded %d SMS replies kept through a database outage", done)
+    return done

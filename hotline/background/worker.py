@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import Flask
 from redis import Redis, RedisError
@@ -18,9 +18,10 @@ from redis.exceptions import LockError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
-from config.redis_keys import CALL_LOG_BUFFER, housekeeping_lock
+from config.redis_keys import CALL_LOG_BUFFER, HOUSEKEEPING_FAILURES, housekeeping_lock
 from hotline.background.jobs import HotlineJob
-from hotline.background.notifications import send_pending
+from hotline.background.notifications import record_kept_replies, send_pending
+from hotline.background.reconcile import reconcile_recent
 from hotline.background.recordings import purge, sweep
 from hotline.calls.buffer import flush_buffer
 from hotline.metrics.service import refresh_rollups
@@ -96,13 +97,19 @@ def check_deadlines(rt: Runtime) -> DeadlineReport:
 
 
 METRICS_EVERY_S = 60
+RECONCILE_EVERY_S = 3600  # Twilio's call records fill the call log's gaps (after a Redis loss)
+# A scheduled task failing this many rounds in a row is an ERROR and shows on /readyz.
+FAILING_AFTER_ROUNDS = 3
 
 
 class Housekeeper(threading.Thread):
     """Every 10 s: send waiting SMS, re-enqueue stuck recordings; every minute: deadline
     reminders and escalations, and metric rollups; daily: purge expired audio.
 
-    Runs in every worker; a Redis lock per task makes one process do each round.
+    Runs in every worker; a Redis lock per task makes one process do each round. Each task runs
+    on its own: one that fails (a bad row it trips on every round, say) never stops the others.
+    How many rounds in a row each has failed is kept in Redis (``HOUSEKEEPING_FAILURES``),
+    fleet-wide, for /readyz.
     """
 
     def __init__(self, app: Flask, interval_s: float = 10.0) -> None:
@@ -119,25 +126,70 @@ class Housekeeper(threading.Thread):
     def round(self) -> None:
         rt = runtime(self._app)
         assert rt.redis is not None  # noqa: S101 - workers refuse to start without Redis
+        every = int(self._interval)
+        for name, period_s, task in self.tasks(rt):
+            try:
+                due = rt.redis.set(housekeeping_lock(name), "1", nx=True, ex=period_s or every)
+            except RedisError:
+                log.warning("housekeeping: Redis unavailable; next round in %.0f s", every)
+                return
+            if due:
+                self._run_task(rt, name, task)
+
+    def tasks(self, rt: Runtime) -> list[tuple[str, int, Callable[[], object]]]:
+        """(name, period in seconds, 0 for every round, the task) of every scheduled task."""
+        tasks: list[tuple[str, int, Callable[[], object]]] = [
+            ("sms", 0, lambda: send_pending(rt)),
+            ("sms-replies", 0, lambda: record_kept_replies(rt)),
+            ("sweep", 0, lambda: sweep(rt)),
+            ("deadlines", DEADLINES_EVERY_S, lambda: check_deadlines(rt)),
+            # another worker may be mid-rebuild: do not wait for it
+            ("metrics", METRICS_EVERY_S, lambda: refresh_rollups(rt, wait=False)),
+        ]
+        if not rt.settings.telephony_simulated:  # the simulator keeps no call records
+            tasks.append(("reconcile", RECONCILE_EVERY_S, lambda: reconcile_recent(rt)))
+        days = rt.settings.recording_retention_days
+        if days:
+            tasks.append(("purge", 24 * 3600, lambda: _purge(rt, days)))
+        return tasks
+
+    def _run_task(self, rt: Runtime, name: str, task: Callable[[], object]) -> None:
+        assert rt.redis is not None  # noqa: S101 - see round
         try:
-            if rt.redis.set(housekeeping_lock("sms"), "1", nx=True, ex=int(self._interval)):
-                send_pending(rt)
-            if rt.redis.set(housekeeping_lock("sweep"), "1", nx=True, ex=int(self._interval)):
-                sweep(rt)
-            if rt.redis.set(housekeeping_lock("deadlines"), "1", nx=True, ex=DEADLINES_EVERY_S):
-                check_deadlines(rt)
-            if rt.redis.set(housekeeping_lock("metrics"), "1", nx=True, ex=METRICS_EVERY_S):
-                refresh_rollups(rt, wait=False)  # another worker may be mid-rebuild
-            days = rt.settings.recording_retention_days
-            if days and rt.redis.set(housekeeping_lock("purge"), "1", nx=True, ex=24 * 3600):
-                report = purge(rt, days)
-                log.info("retention: purged %d recordings older than %d days", report.purged, days)
+            task()
         except Exception:
-            log.exception("housekeeping round failed; next round in %.0f s", self._interval)
+            failures = _count_failure(rt.redis, name)
+            if failures >= FAILING_AFTER_ROUNDS:
+                log.error("housekeeping task %s has failed %d rounds in a row", name, failures,
+                          exc_info=True)  # fmt: skip
+            else:
+                log.warning("housekeeping task %s failed; the others go on", name, exc_info=True)
+            return
+        with contextlib.suppress(RedisError):
+            rt.redis.hdel(HOUSEKEEPING_FAILURES, name)
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=30)
+
+
+def _purge(rt: Runtime, days: int) -> None:
+    report = purge(rt, days)
+    log.info("retention: purged %d recordings older than %d days", report.purged, days)
+
+
+def _count_failure(redis: Redis, name: str) -> int:
+    try:
+        return int(redis.hincrby(HOUSEKEEPING_FAILURES, name, 1))
+    except RedisError:
+        return 1
+
+
+def failing_tasks(redis: Redis) -> dict[str, int]:
+    """The scheduled tasks that failed FAILING_AFTER_ROUNDS rounds in a row or more."""
+    counts: dict[bytes, bytes] = redis.hgetall(HOUSEKEEPING_FAILURES)  # type: ignore[assignment]
+    found = {k.decode(): int(v) for k, v in counts.items()}
+    return {name: n for name, n in sorted(found.items()) if n >= FAILING_AFTER_ROUNDS}
 
 
 def run_worker(

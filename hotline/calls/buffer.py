@@ -15,13 +15,16 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 from redis import Redis, RedisError
+from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from config.redis_keys import CALL_LOG_BUFFER, CALL_LOG_REFUSED
+from config.redis_keys import CALL_LOG_BUFFER
 from hotline.calls.log import LogEntry, apply_entries
+from hotline.calls.models import RefusedLogEntry
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
 
@@ -47,7 +50,13 @@ class CallLogWriter(Protocol):
 
 
 class DirectWriter:
-    """Applies entries in their own transaction (embedded mode, and the fallback)."""
+    """Applies entries in their own transaction (embedded mode, and the fallback).
+
+    A batch the database refuses for what it holds is applied again an entry at a time, so one
+    bad entry never takes the rest of the batch (other calls' entries) with it; an entry refused
+    alone is kept in ``call_log_refused``. A database that is down is no reason: that error
+    goes up and the caller keeps the entries.
+    """
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -55,6 +64,31 @@ class DirectWriter:
     def write(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
             return
+        try:
+            self._apply(entries)
+        except REFUSED_DATA as error:
+            _reraise_outage(error)
+            for entry in entries:
+                self.write_alone(entry)
+
+    def write_alone(self, entry: LogEntry) -> bool:
+        """Apply one entry; False (and the entry kept in ``call_log_refused``) if refused."""
+        try:
+            self._apply([entry])
+        except REFUSED_DATA as error:
+            _reraise_outage(error)
+            self.refuse(_as_text(entry), error)
+            return False
+        return True
+
+    def refuse(self, item: str, error: BaseException) -> None:
+        reason = _first_line(error)
+        log.error("call log entry refused (%s); kept in call_log_refused", reason)
+        with UnitOfWork(self._database) as uow:
+            uow.session.add(RefusedLogEntry(reason=reason, item=_ascii(item)))
+            uow.commit()
+
+    def _apply(self, entries: Sequence[LogEntry]) -> None:
         with UnitOfWork(self._database) as uow:
             apply_entries(uow.session, entries)
             uow.commit()
@@ -72,7 +106,11 @@ class RedisWriter:
         if not entries:
             return
         try:
-            self._redis.rpush(CALL_LOG_BUFFER, encode_entries(entries))
+            try:
+                self._redis.rpush(CALL_LOG_BUFFER, encode_entries(entries))
+            except UnicodeEncodeError:  # a lone surrogate is no UTF-8: the same JSON, escaped
+                escaped = json.dumps([e.as_dict() for e in entries], separators=(",", ":"))
+                self._redis.rpush(CALL_LOG_BUFFER, escaped)
         except RedisError:
             log.warning("Redis unavailable: writing %d call log entries directly", len(entries))
             self._fallback.write(entries)
@@ -132,31 +170,73 @@ def flush_buffer(database: Database, redis: Redis, items: int = 50) -> int:
     The items leave Redis only after the database committed them; if this process dies in
     between, the next flush applies them again and the dedupe keys make that harmless.
 
-    An item the database refuses for what it holds (a value too long for its column, say)
-    would otherwise stay at the head of the list and stop every flush behind it. A batch that
-    fails so is retried one item at a time, and an item that fails alone moves to
-    ``CALL_LOG_REFUSED``, kept whole for an operator (``docs/operations.md``). A database that
-    is down is no reason: that error goes up and every item stays.
+    A batch the database refuses for what it holds (a value it cannot store, a malformed item)
+    is applied again item by item, and a refused item entry by entry: only the entries refused
+    alone are set aside, into ``call_log_refused`` in the database (an item that is not JSON,
+    whole). A database that is down is no reason: that error goes up and every item stays.
     """
-    while True:
-        raw: list[bytes] = redis.lrange(CALL_LOG_BUFFER, 0, items - 1)  # type: ignore[assignment]
-        if not raw:
-            return 0
+    raw: list[bytes] = redis.lrange(CALL_LOG_BUFFER, 0, items - 1)  # type: ignore[assignment]
+    if not raw:
+        return 0
+    writer = DirectWriter(database)
+    try:
+        entries = [entry for item in raw for entry in decode_item(item)]
+        writer._apply(entries)
+    except REFUSED_DATA as error:
+        _reraise_outage(error)
+        entries = []
+        for item in raw:
+            entries.extend(_flush_item(writer, item))
+    redis.ltrim(CALL_LOG_BUFFER, len(raw), -1)
+    return len(entries)
+
+
+def _flush_item(writer: DirectWriter, item: bytes) -> list[LogEntry]:
+    """One buffered item on its own: its entries that the database took."""
+    try:
+        entries = decode_item(item)
+    except REFUSED_DATA as error:
+        writer.refuse(item.decode("utf-8", "backslashreplace"), error)
+        return []
+    try:
+        writer._apply(entries)
+    except REFUSED_DATA as error:
+        _reraise_outage(error)
+        return [entry for entry in entries if writer.write_alone(entry)]
+    return entries
+
+
+def replay_refused(database: Database, limit: int = 1000) -> tuple[int, int]:
+    """Apply the refused entries not yet replayed again (after a fix); (replayed, refused
+    again). Each is marked replayed; one refused again is kept as a new row."""
+    writer = DirectWriter(database)
+    with UnitOfWork(database) as uow:
+        rows = uow.session.execute(
+            select(RefusedLogEntry.id, RefusedLogEntry.item)
+            .where(RefusedLogEntry.replayed_at.is_(None))
+            .order_by(RefusedLogEntry.id)
+            .limit(limit)
+        ).all()
+    replayed = again = 0
+    for row_id, item in rows:
         try:
-            entries = [entry for item in raw for entry in decode_item(item)]
-            DirectWriter(database).write(entries)
-        except REFUSED_DATA as error:
-            if isinstance(error, DBAPIError) and not isinstance(error, DataError | IntegrityError):
-                raise  # the database failed, not the data: everything stays buffered
-            if len(raw) == 1:
-                log.error(
-                    "call log item refused (%s); moved to %s", _first_line(error), CALL_LOG_REFUSED
-                )
-                _move_head_to_dead(redis, raw[0])
-            items = 1  # find the refused item: one at a time until the next success
-            continue
-        redis.ltrim(CALL_LOG_BUFFER, len(raw), -1)
-        return len(entries)
+            entries = decode_item(item)
+        except REFUSED_DATA:
+            entries = []
+            again += 1
+        for entry in entries:
+            if writer.write_alone(entry):
+                replayed += 1
+            else:
+                again += 1
+        with UnitOfWork(database) as uow:
+            uow.session.execute(
+                update(RefusedLogEntry)
+                .where(RefusedLogEntry.id == row_id)
+                .values(replayed_at=datetime.now(UTC))
+            )
+            uow.commit()
+    return replayed, again
 
 
 # What an item can hold that the database refuses: a value too long or out of range, a
@@ -164,11 +244,23 @@ def flush_buffer(database: Database, redis: Redis, items: int = 50) -> int:
 REFUSED_DATA = (StatementError, ValueError, TypeError, KeyError)
 
 
-def _move_head_to_dead(redis: Redis, item: bytes) -> None:
-    with redis.pipeline() as pipe:  # MULTI/EXEC: the item is in one list or the other
-        pipe.rpush(CALL_LOG_REFUSED, item)
-        pipe.ltrim(CALL_LOG_BUFFER, 1, -1)
-        pipe.execute()
+def _reraise_outage(error: BaseException) -> None:
+    """The database failed, not the data: the error goes up and everything stays buffered."""
+    if isinstance(error, DBAPIError) and not isinstance(error, DataError | IntegrityError):
+        raise error
+
+
+def _as_text(entry: LogEntry) -> str:
+    """The entry as ASCII JSON, which replay_refused reads back."""
+    try:
+        return json.dumps(entry.as_dict(), separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(entry)
+
+
+def _ascii(text: str) -> str:
+    """Text any column stores: non-ASCII, NUL and lone surrogates as escapes."""
+    return text.encode("ascii", "backslashreplace").decode("ascii").replace("\x00", "\\x00")
 
 
 def _first_line(error: BaseException) -> str:

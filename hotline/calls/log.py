@@ -51,8 +51,71 @@ class LogEntry:
         return cls(**values)
 
 
+# The widest value each column of the call log takes; a longer one is cut (the webhook already
+# bounded what it read: this also holds entries buffered by an older release).
+NODE_CHARS, VALUE_CHARS, KIND_CHARS, DEDUPE_CHARS = 80, 200, 20, 160
+STATUS_CHARS, DIRECTION_CHARS, NUMBER_CHARS = 20, 20, 20
+# Caller IDs are kept whole (SIP URIs can be long) in a text column, up to a sanity bound.
+ADDRESS_CHARS = 2048
+# Integers go to 32-bit columns (PostgreSQL's INTEGER); anything outside is not a real value.
+INT_MAX = 2**31 - 1
+
+
+def clean_text(value: object, limit: int) -> str:
+    """A value the database can store: no NUL (PostgreSQL text refuses it), no lone surrogate
+    (not encodable as UTF-8), at most ``limit`` characters. Webhook values pass through this."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:limit]
+
+
+def clean_optional(value: object, limit: int) -> str | None:
+    return None if value is None else clean_text(value, limit)
+
+
+def bounded_int(value: object) -> int | None:
+    """An integer a 32-bit column holds, or None (absent, malformed or out of range)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if 0 <= number <= INT_MAX else None
+
+
+def _clean_data(value: Any) -> Any:
+    """JSON data with every string cleaned (a NUL is refused by PostgreSQL's JSON text too)."""
+    if isinstance(value, str):
+        return clean_text(value, ADDRESS_CHARS)
+    if isinstance(value, dict):
+        return {clean_text(k, VALUE_CHARS): _clean_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_data(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_MAX:
+        return None
+    return value
+
+
+def storable(entry: LogEntry) -> LogEntry:
+    """The entry as the database can store it: every text cleaned and cut to its column."""
+    return LogEntry(
+        clean_text(entry.call_sid, 64),
+        clean_text(entry.kind, KIND_CHARS),
+        entry.at,
+        clean_optional(entry.node, NODE_CHARS),
+        clean_optional(entry.value, VALUE_CHARS),
+        clean_optional(entry.dedupe_key, DEDUPE_CHARS),
+        _clean_data(entry.data) if entry.data is not None else None,
+    )
+
+
 def apply_entries(session: Session, entries: Sequence[LogEntry]) -> None:
     """Apply a batch set by set: a few statements per batch, not per entry or per call."""
+    entries = [storable(e) for e in entries]
     calls = _ensure_calls(session, entries)
     before = {sid: call.progress() for sid, call in calls.items()}
     _insert_events(session, calls, [e for e in entries if e.kind not in CALL_ONLY])
@@ -141,10 +204,10 @@ def call_row_values(sid: str, started_at: datetime, info: Mapping[str, Any]) -> 
     """A new Call row, from what the first webhook said (or nothing yet)."""
     return {
         "call_sid": sid,
-        "from_number": info.get("from_number"),
-        "from_raw": info.get("from_raw", ""),
-        "to_number": info.get("to_number", ""),
-        "direction": info.get("direction", "inbound"),
+        "from_number": clean_optional(info.get("from_number"), NUMBER_CHARS),
+        "from_raw": clean_text(info.get("from_raw", ""), ADDRESS_CHARS),
+        "to_number": clean_text(info.get("to_number", ""), ADDRESS_CHARS),
+        "direction": clean_text(info.get("direction", "inbound"), DIRECTION_CHARS) or "inbound",
         "twilio_status": "in-progress",
         "is_training": bool(info.get("is_training", False)),
         "started_at": started_at,
@@ -177,19 +240,23 @@ def _update_call(call: CallProgress, entry: LogEntry) -> None:
             call.last_node = entry.node
         case CallEventKind.CONNECT:
             call.answered_at = call.answered_at or entry.at
-            call.queue_wait_s = data.get("wait_s", call.queue_wait_s)
-            call.agent_id = data.get("agent_id", call.agent_id)
+            call.queue_wait_s = _int_or(data, "wait_s", call.queue_wait_s)
+            call.agent_id = _int_or(data, "agent_id", call.agent_id)
         case CallEventKind.ABANDON | CallEventKind.COMPLETE if "wait_s" in data:
-            call.queue_wait_s = data["wait_s"]
+            call.queue_wait_s = bounded_int(data["wait_s"])
         case CallEventKind.CALL_STATUS:
             _apply_status(call, entry, data)
 
 
+def _int_or(data: dict[str, Any], name: str, default: int | None) -> int | None:
+    return bounded_int(data[name]) if name in data else default
+
+
 def _apply_status(call: CallProgress, entry: LogEntry, data: dict[str, Any]) -> None:
     """Status callbacks may repeat and arrive out of order: only a newer one counts."""
-    given = data.get("sequence")  # None when Twilio sent no SequenceNumber
-    sequence = call.last_sequence + 1 if given is None else int(given)
-    status = entry.value or ""
+    given = bounded_int(data.get("sequence"))  # None when Twilio sent no SequenceNumber
+    sequence = call.last_sequence + 1 if given is None else given
+    status = clean_text(entry.value or "", STATUS_CHARS)
     if sequence <= call.last_sequence and status not in TERMINAL_STATUSES:
         return
     if call.ended_at is not None and status not in TERMINAL_STATUSES:
@@ -198,8 +265,7 @@ def _apply_status(call: CallProgress, entry: LogEntry, data: dict[str, Any]) -> 
     call.twilio_status = status
     if status in TERMINAL_STATUSES and call.ended_at is None:
         call.ended_at = entry.at
-        duration = data.get("duration")
-        call.duration_s = int(duration) if duration is not None else None
+        call.duration_s = bounded_int(data.get("duration"))
 
 
 def _settle(session: Session, ended: Sequence[CallProgress]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketing.db.base import Base, UTCDateTime, utcnow
@@ -45,8 +45,9 @@ class Call(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     from_number: Mapped[str | None] = mapped_column(String(20), index=True)
-    from_raw: Mapped[str] = mapped_column(String(64), default="")
-    to_number: Mapped[str] = mapped_column(String(64), default="")
+    # Caller IDs as Twilio gave them, kept whole: a SIP caller ID can be hundreds of characters.
+    from_raw: Mapped[str] = mapped_column(Text, default="")
+    to_number: Mapped[str] = mapped_column(Text, default="")
     direction: Mapped[str] = mapped_column(String(20), default="inbound")
     twilio_status: Mapped[str] = mapped_column(String(20), default="ringing")
     outcome: Mapped[str | None] = mapped_column(String(30))
@@ -64,6 +65,8 @@ class Call(Base):
     # Metric rollups' bookkeeping: the cut-off of the refresh that added this call (NULL: not
     # added yet). A call whose end reaches the log late is still added, exactly once.
     rolled_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When Twilio's own call records filled this call in (or its end): the log had a gap.
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     agent: Mapped[User | None] = relationship()
     tickets: Mapped[list[Ticket]] = relationship(secondary=call_tickets)
@@ -81,3 +84,17 @@ class CallEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RefusedLogEntry(Base):
+    """A call-log entry (or an undecodable buffered item) the database refused, kept for an
+    operator in PostgreSQL: Redis is a buffer, and a flush of it would erase the evidence.
+    ``item`` is ASCII JSON (NUL bytes and lone surrogates escaped), so it always stores."""
+
+    __tablename__ = "call_log_refused"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    item: Mapped[str] = mapped_column(Text)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
 from config import Settings
+from hotline.calls.reconcile import TwilioCall
 from recordings.fetch import Download, PermanentFetchError, TransientFetchError
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,25 @@ class TwilioApi:
                 http_client=RebasedHttpClient(self._base_url, self._settings.twilio_http_timeout_s),
             )  # fmt: skip
         return self._client
+
+    # Calls ---------------------------------------------------------------------------------
+
+    def calls_since(self, since: datetime) -> list[TwilioCall]:
+        """Twilio's records of the calls started since ``since`` (every page)."""
+        return [
+            TwilioCall(
+                sid=c.sid or "",
+                from_=c._from or "",
+                to=c.to or "",
+                start=c.start_time,
+                end=c.end_time,
+                duration=c.duration,
+                status=str(c.status or ""),
+                direction=c.direction or "",
+                parent_sid=c.parent_call_sid,
+            )
+            for c in self.client().calls.stream(start_time_after=since, page_size=1000)
+        ]
 
     # Media ---------------------------------------------------------------------------------
 

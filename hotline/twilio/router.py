@@ -2,8 +2,10 @@
 
 Voice, the agent's leg, messaging and recording status (and, in the embedded demo, the
 simulated queue) are all routes of this WSGI router; every other path goes on to Flask
-unchanged. The policy, the same for every route: any method but POST gets 405; a body over
-MAX_CONTENT_LENGTH gets 413; a missing or wrong signature gets 403 and a log line; the request
+unchanged. The policy, the same for every route: any method but POST gets 405; no signature
+gets 403 before the body is read; a body over MAX_BODY_BYTES or with more than MAX_FIELDS fields
+gets 413 before it is parsed; a wrong signature gets 403 and a log line; a malformed SID
+(AccountSid, CallSid, RecordingSid, …) gets 400 and a log line; the request
 id and the call SID tag the log lines; whatever fails inside a handler is logged and answered
 with that route's safe answer, never a 5xx, an HTML page or an empty body.
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 URLENCODED = "application/x-www-form-urlencoded"
 XML = "text/xml; charset=utf-8"
+# The most fields a webhook may carry (Twilio's richest, a voice call's first request, has about
+# 40) and the largest body: an SMS of 1,600 Thai characters, percent-encoded, is about 15 KiB.
+MAX_FIELDS = 200
+MAX_BODY_BYTES = 64 * 1024
 
 
 class Fields(dict[str, str]):
@@ -99,12 +105,14 @@ class TwilioWebhooks:
         public_base_url: str,
         verify: Callable[[str, Mapping[str, str], str], bool] | None,  # (url, form, signature)
         max_content_length: int | None,  # None: no limit, as in Flask
+        max_fields: int = MAX_FIELDS,
     ) -> None:
         self.app = app
         self.routes = dict(routes)
         self._base = public_base_url.rstrip("/")
         self._verify = verify  # None: the check is off (embedded demo only; the app warned)
         self._max_length = max_content_length
+        self._max_fields = max_fields
 
     @property
     def paths(self) -> frozenset[str]:
@@ -117,13 +125,21 @@ class TwilioWebhooks:
         if environ.get("REQUEST_METHOD") != "POST":
             allow = [("Allow", "POST")]
             return _plain(start_response, "405 Method Not Allowed", "Method not allowed", allow)
+        path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+        if self._verify is not None and not environ.get("HTTP_X_TWILIO_SIGNATURE"):
+            # Unsigned: refused before its body is read or parsed (that is all it would cost).
+            log_rejected("", path, {})
+            return _plain(start_response, "403 Forbidden", "Forbidden")
         try:
             form = self._form(environ)
         except RequestEntityTooLarge:
             return _plain(start_response, "413 Request Entity Too Large", "Request too large")
-        path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
         if not self._signed(environ, path, query, form):
             return _plain(start_response, "403 Forbidden", "Forbidden")
+        malformed = malformed_sid(form)
+        if malformed is not None:
+            log.warning("refused Twilio webhook %s: malformed %s", path, malformed)
+            return _plain(start_response, "400 Bad Request", "Bad request")
         request = WebhookRequest(path, form, Fields(parse_form(query, errors="replace")))
         body = self._answer(route, request).encode()
         headers = [("Content-Type", route.content_type), ("Content-Length", str(len(body)))]
@@ -147,6 +163,10 @@ class TwilioWebhooks:
                 raise RequestEntityTooLarge()
         else:
             return Fields(())
+        # Counted before parsing: a body of a hundred thousand empty fields is small but costs
+        # seconds to parse and sign. Twilio sends a few dozen.
+        if raw.count(b"&") >= self._max_fields:
+            raise RequestEntityTooLarge()
         try:
             text = raw.decode()
         except UnicodeDecodeError:
@@ -171,6 +191,41 @@ class TwilioWebhooks:
             except Exception:
                 log.exception("Twilio webhook %s failed; answering safely", request.path)
                 return route.on_failure(request)
+
+
+# Every SID Twilio sends to our webhooks, by field: two letters naming its kind and 32
+# lowercase hex digits (Twilio's documented shape). A SID becomes a file name, a job id and a
+# REST URL: one that is not of this shape is refused before a handler sees it.
+SID_PREFIXES: dict[str, tuple[str, ...]] = {
+    "AccountSid": ("AC",),
+    "CallSid": ("CA",),
+    "ParentCallSid": ("CA",),
+    "DialCallSid": ("CA",),
+    "DequeingCallSid": ("CA",),
+    "RecordingSid": ("RE",),
+    "QueueSid": ("QU",),
+    "ConferenceSid": ("CF",),
+    "TranscriptionSid": ("TR",),
+    "ApplicationSid": ("AP",),
+    "MessagingServiceSid": ("MG",),
+    "MessageSid": ("SM", "MM"),
+    "SmsSid": ("SM", "MM"),
+    "SmsMessageSid": ("SM", "MM"),
+}
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_sid(value: str, prefixes: tuple[str, ...]) -> bool:
+    return len(value) == 34 and value[:2] in prefixes and _HEX.issuperset(value[2:])
+
+
+def malformed_sid(form: Mapping[str, str]) -> str | None:
+    """The name of the first SID field (present and not empty) that is not of its shape."""
+    for name, prefixes in SID_PREFIXES.items():
+        value = form.get(name)
+        if value and not is_sid(value, prefixes):
+            return name
+    return None
 
 
 def parse_form(text: str, errors: str = "werkzeug.url_quote") -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from config import Settings
 from hotline.calls.desk import note_queued
 from hotline.calls.filing import CallFiling
 from hotline.calls.kinds import CallEventKind
-from hotline.calls.log import LogEntry
+from hotline.calls.log import ADDRESS_CHARS, DIRECTION_CHARS, STATUS_CHARS, LogEntry, clean_text
 from hotline.runtime import Runtime
 from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, filed_entry
 from hotline.twilio.router import Route, WebhookRequest
@@ -64,10 +64,13 @@ class VoiceWebhooks:
         ivr, rt, call = self.ivr, self.rt, self._call_info(request)
         form = request.form
         sid = call.call_sid
+        # Webhook values are cleaned and bounded to their columns before they reach the log.
         started = LogEntry(
             sid, CallEventKind.CALL_STARTED, call.now, dedupe_key=f"{sid}:started",
-            data={"from_number": call.caller, "from_raw": form.get("From", ""),
-                  "to_number": form.get("To", ""), "direction": form.get("Direction", "inbound")},
+            data={"from_number": call.caller,
+                  "from_raw": clean_text(form.get("From", ""), ADDRESS_CHARS),
+                  "to_number": clean_text(form.get("To", ""), ADDRESS_CHARS),
+                  "direction": clean_text(form.get("Direction", "inbound"), DIRECTION_CHARS)},
         )  # fmt: skip
         outcome = engine.start(ivr.flow, _context(rt, call))
         return self._respond(call, outcome, key="start", entries=[started])
@@ -111,7 +114,7 @@ class VoiceWebhooks:
         error."""
         ivr, rt, call = self.ivr, self.rt, self._call_info(request)
         state = self._state(request)
-        result = request.form.get("QueueResult", "")
+        result = clean_text(request.form.get("QueueResult", ""), STATUS_CHARS)
         wait_s = _int(request.form.get("QueueTime"))
         entries = _queue_entries(call, state, result, wait_s)
         if result == "bridged":
@@ -138,7 +141,8 @@ class VoiceWebhooks:
         form = request.form
         call_sid = form.get("CallSid", "")
         at = _timestamp(form.get("Timestamp")) or datetime.now(UTC)
-        entry = LogEntry(call_sid, CallEventKind.CALL_STATUS, at, value=form.get("CallStatus", ""),
+        status = clean_text(form.get("CallStatus", ""), STATUS_CHARS)
+        entry = LogEntry(call_sid, CallEventKind.CALL_STATUS, at, value=status,
                          data={"sequence": _int(form.get("SequenceNumber")),
                                "duration": _int(form.get("CallDuration"))})  # fmt: skip
         if call_sid:
@@ -323,7 +327,10 @@ def _caller_input(request: WebhookRequest) -> CallerInput:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() else None
+    # At most 9 digits: a 32-bit column holds it (a longer count is no real value).
+    if value and len(value) < 10 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _timestamp(value: str | None) -> datetime | None:

@@ -11,18 +11,20 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from config.redis_keys import CALL_LOG_BUFFER, CALL_LOG_REFUSED
 from hotline.background.worker import flush_all
 from hotline.calls.buffer import DirectWriter, RedisWriter, decode_item, encode_entries
 from hotline.calls.log import LogEntry
-from hotline.calls.models import Call, CallEvent
+from hotline.calls.models import Call, CallEvent, RefusedLogEntry
 from hotline.demo.phone import PhoneSimulator
 from tests.conftest import truncate_all
 from tests.twilio_client import FlaskTransport
 from tests.voice import AUTH_TOKEN, BASE_URL, TWILIO_STANDIN, call_row, count, event_kinds
 from ticketing.db.engine import Database
+from ticketing.db.uow import UnitOfWork
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 COMPLAINT = ["1", "1", "50200", "1", "#", "record:9", "2", "4"]
@@ -102,18 +104,21 @@ def test_an_item_the_database_refuses_is_set_aside_and_the_rest_flow(
 
     assert flush_all(database, redis_client) == 2
     assert redis_client.llen(CALL_LOG_BUFFER) == 0
-    assert redis_client.lrange(CALL_LOG_REFUSED, 0, -1) == [
-        naive.encode(),
-        b"{not json",
-    ]  # kept whole
+    # Kept in the database (a Redis flush would erase them), not in Redis.
+    assert redis_client.llen(CALL_LOG_REFUSED) == 0
+    with UnitOfWork(database) as uow:
+        items = uow.session.scalars(select(RefusedLogEntry.item).order_by(RefusedLogEntry.id))
+        kept = list(items)
+    assert len(kept) == 2 and "CAbad" in kept[0] and kept[1] == "{not json"  # the item whole
     assert [kind for kind, _, _ in event_kinds(database, "CAgood")] == ["ivr_enter", "ivr_enter"]
     assert count(database, Call) == 1
 
 
-def test_a_value_too_long_for_its_column_is_set_aside_on_postgresql(
+def test_a_value_too_long_for_its_column_is_cut_not_refused_on_postgresql(
     pg_database: Database, redis_client: redis.Redis
 ) -> None:
-    """PostgreSQL refuses it (SQLite does not enforce VARCHAR lengths: it keeps it whole)."""
+    """PostgreSQL would refuse it: the flusher cuts it to its column (an older release's entry
+    already in Redis included), and the entry flows."""
     database = pg_database
     truncate_all(database)
     at = datetime.now(UTC)
@@ -121,8 +126,9 @@ def test_a_value_too_long_for_its_column_is_set_aside_on_postgresql(
     fine = encode_entries([LogEntry("CAfine", "ivr_enter", at, "main_menu", dedupe_key="CAf:0")])
     redis_client.delete(CALL_LOG_REFUSED)
     redis_client.rpush(CALL_LOG_BUFFER, long, fine)
-    assert flush_all(database, redis_client) == 1
-    assert redis_client.lrange(CALL_LOG_REFUSED, 0, -1) == [long.encode()]
+    assert flush_all(database, redis_client) == 2
+    assert redis_client.llen(CALL_LOG_REFUSED) == 0 and count(database, RefusedLogEntry) == 0
+    assert call_row(database, "CAlong").last_node == "x" * 80
     assert call_row(database, "CAfine").last_node == "main_menu"
     truncate_all(database)
 

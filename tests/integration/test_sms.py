@@ -7,18 +7,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
-from hotline.background.notifications import send_pending
+from config.redis_keys import SMS_REPLY_OUTBOX
+from hotline.background.notifications import record_kept_replies, send_pending
+from hotline.background.worker import Housekeeper
 from hotline.runtime import runtime
 from tests.factories import make_agency, make_ticket, make_user
 from tests.twilio_standin import TwilioStandIn
-from tests.voice import AUTH_TOKEN, BASE_URL
+from tests.voice import AUTH_TOKEN, BASE_URL, REDIS_URL
+from tests.webhooks.payloads import payload
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
-from ticketing.models import SmsMessage
+from ticketing.models import SmsMessage, SmsOptOut
 from ticketing.notify import sms_body, ucs2_segments
 from ticketing.services import change_status, refer
 from ticketing.statuses import TicketStatus
@@ -132,3 +137,42 @@ def test_without_a_sender_messages_wait(
     make_ticket(database, channel="walk_in")
     assert send_pending(runtime(app)) == 0
     assert outbox(database)[0].status == "pending" and standin.messages == []
+
+
+def opted_out(db: Database) -> list[str]:
+    with UnitOfWork(db) as uow:
+        return list(uow.session.scalars(select(SmsOptOut.phone)))
+
+
+def test_a_stop_during_a_database_outage_is_recorded_once_it_is_back(
+    make_app: Callable[..., Flask], database: Database, redis_client: redis.Redis
+) -> None:
+    """ISSUE #18 item 14: the reply was empty and the opt-out lost."""
+    down = make_app(redis_url=REDIS_URL, database_url="postgresql://nobody@127.0.0.1:1/none")
+    stop = payload("sms/inbound_stop")
+    reply = signed(down, "/twilio/sms", stop)
+    assert "ยกเลิกการรับข้อความแล้ว" in reply  # told at once
+    assert redis_client.llen(SMS_REPLY_OUTBOX) == 1
+    # Back up, while the STOP still waits: a START goes behind it, so the last word wins.
+    up = make_app(redis_url=REDIS_URL)
+    assert "อีกครั้ง" in signed(up, "/twilio/sms", {**stop, "Body": "START"})
+    assert opted_out(database) == []  # not yet: the STOP waits in line first
+    assert "ยกเลิก" in signed(up, "/twilio/sms", {**stop, "Body": "หยุด"})
+
+    with up.app_context():
+        Housekeeper(up).round()
+    assert redis_client.llen(SMS_REPLY_OUTBOX) == 0
+    assert opted_out(database) == [stop["From"]]
+    with up.app_context():
+        Housekeeper(up).round()  # nothing twice
+    assert opted_out(database) == [stop["From"]]
+
+
+def test_a_kept_reply_waits_while_the_database_is_still_down(
+    make_app: Callable[..., Flask], redis_client: redis.Redis
+) -> None:
+    down = make_app(redis_url=REDIS_URL, database_url="postgresql://nobody@127.0.0.1:1/none")
+    signed(down, "/twilio/sms", payload("sms/inbound_stop"))
+    with pytest.raises(SQLAlchemyError):
+        record_kept_replies(runtime(down))
+    assert redis_client.llen(SMS_REPLY_OUTBOX) == 1
