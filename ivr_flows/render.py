@@ -18,6 +18,9 @@ MENU_TIMEOUT_S = 6
 COLLECT_TIMEOUT_S = 8
 RECORD_SILENCE_S = 5
 HOLD_PAUSE_S = 20
+# Whether the prompts said before a node (say nodes, lead-in) are inside its Gather, so a key
+# interrupts them; the caller-burden report reads it to say when 0 starts to work.
+LEAD_IN_INTERRUPTIBLE = False
 # Validators whose answers have a fixed length: the Gather ends by itself, no # needed.
 FIXED_DIGITS = {"postal_code": 5, "citizen_id": 13}
 

@@ -1,0 +1,87 @@
+"""The caller-burden report on small flows: what it counts, and where 0 starts to work."""
+
+from __future__ import annotations
+
+from textwrap import dedent, indent
+
+from ivr_flows.burden import Burden, burden_table, caller_burden, syllables
+from ivr_flows.loader import parse_flow
+from ivr_flows.model import Flow
+
+HEAD = """\
+name: test
+start: hello
+agent: agent
+after_hours_agent: closed
+give_up: bye
+hours: {days: [mon], open: "08:30", close: "16:30"}
+prompts: {no_input: "ไม่ได้ยินค่ะ", invalid: "กดไม่ถูกต้องค่ะ", to_agent: "โอนสายค่ะ"}
+nodes:
+  agent: {kind: enqueue, say: "รอสักครู่ค่ะ", queue: agents}
+  closed: {kind: hangup, say: "ปิดทำการค่ะ"}
+  bye: {kind: hangup, say: "สวัสดีค่ะ"}
+  hello: {kind: say, say: "สวัสดีค่ะ", next: office}
+  office: {kind: hours, open: main, closed: main}
+"""
+
+
+def flow_of(nodes: str) -> Flow:
+    return parse_flow(HEAD + indent(dedent(nodes), "  "), "test.yaml")
+
+
+def goal(flow: Flow, name: str, hours: str = "office hours") -> Burden:
+    found = [b for b in caller_burden(flow) if b and b.goal == name and b.hours == hours]
+    assert found, f"no path to {name}"
+    return found[0]
+
+
+COMPLAINT = """\
+main:
+  kind: menu
+  say: "ร้องเรียน กด 1 เจ้าหน้าที่ กด 0 ค่ะ"
+  options: {"1": postal}
+postal:
+  kind: collect
+  say: "กดรหัสค่ะ"
+  validator: postal_code
+  store: postal_code
+  confirm: "ถูกต้อง กด 1 ค่ะ"
+  next: cid
+cid: {kind: collect, say: "กดเลขค่ะ", validator: citizen_id, store: citizen_id,
+      optional: true, next: rec}
+rec: {kind: record, say: "พูดค่ะ", store: recording, next: file}
+file: {kind: action, action: file_ticket, results: {ok: filed}}
+filed: {kind: say, say: "เลขที่ {ticket_digits} ค่ะ", next: bye}
+"""
+
+
+def test_syllables_read_digits_as_words_and_expand_repeats() -> None:
+    assert syllables("กด 1") == syllables("กด หนึ่ง") == 2
+    assert syllables("ต่าง ๆ") == syllables("ต่าง ต่าง") == 2
+
+
+def test_a_complaint_counts_every_key_and_the_speech_before_the_number() -> None:
+    burden = goal(flow_of(COMPLAINT), "complaint")
+    # menu 1, postal code 5 digits + confirm 1, skip the ID with #, end the recording with #
+    assert (burden.keys, burden.digit_keys, burden.menu_keys) == (9, 5, 4)
+    assert (burden.steps, burden.menus) == (5, 2)
+    heard = ["สวัสดีค่ะ", "ร้องเรียน กด 1 เจ้าหน้าที่ กด 0 ค่ะ", "กดรหัสค่ะ", "ถูกต้อง กด 1",
+             "กดเลขค่ะ", "พูดค่ะ", "เลขที่ "]  # fmt: skip
+    assert burden.syllables == sum(syllables(text) for text in heard)
+    assert burden.path[-1] == "filed"
+
+
+def test_zero_works_from_the_first_gather_and_a_person_is_reached_by_its_key() -> None:
+    burden = goal(flow_of(COMPLAINT), "a person")
+    assert burden.path[-2:] == ("[0]", "agent")
+    assert burden.zero_after == syllables("สวัสดีค่ะ")  # the greeting cannot be interrupted
+    assert burden.syllables == syllables("สวัสดีค่ะ ร้องเรียน กด 1 เจ้าหน้าที่ กด 0")
+
+
+def test_a_goal_nobody_is_told_how_to_reach_is_reported_unreachable() -> None:
+    flow = flow_of("""\
+    main: {kind: menu, say: "ร้องเรียน กด 1 ค่ะ", options: {"1": bye}}
+    """)
+    by_goal = {(b.goal, b.hours): b for b in caller_burden(flow) if b}
+    assert ("a person", "office hours") not in by_goal
+    assert "| a person | office hours | — |" in burden_table(flow)
