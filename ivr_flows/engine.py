@@ -21,6 +21,11 @@ AGENT_KEY = "0"
 REPEAT_KEY = "*"
 CONFIRM_YES, CONFIRM_NO = "1", "2"
 MASKED_VALIDATORS = frozenset({"citizen_id", "phone"})
+UNKNOWN_KEY = "#"
+MORE_KEY = "9"  # the next page of a pick list
+PICK_PAGE = "_pick_page"  # in the call's data while the caller picks one of several places
+CHOICES = "choices"  # the page's spoken list, for the node's ``pick`` prompt
+PICK_PER_PAGE = 5  # a list longer than this is read 4 at a time, 9 for the next page
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)  # weakly memoised when sealed
@@ -57,10 +62,21 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Option:
+    """One of several things a keyed value may mean (a postal code's districts): how it is
+    read in the pick list, and the data it sets when picked."""
+
+    label: str
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Validation:
     ok: bool
     value: str = ""
     vars: Mapping[str, str] = field(default_factory=dict)
+    # Several: the caller picks one (the node's ``pick`` prompt); one: its vars apply at once.
+    options: tuple[Option, ...] = ()
 
 
 Validator = Callable[[str], Validation]
@@ -202,20 +218,79 @@ def _collect(flow: Flow, node: Node, state: CallState, given: CallerInput, ctx: 
         return repeat(state)
     if digits == AGENT_KEY:
         return _to_agent(flow, state, ctx, digits)
+    if node.unknown and digits in ("", UNKNOWN_KEY):
+        return _unknown(flow, node, state, ctx)
     if node.optional and (digits in ("", "#") or given.timed_out):
         skipped = Event("ivr_input", node.id, "skip")
         return _enter(flow, state, ctx, to=node.next, events=(skipped,))
-    validator = ctx.validators.get(node.validator or "")
-    checked = validator(digits) if validator else Validation(digits.isdecimal(), digits)
+    checked = _validate(node, digits, ctx)
     if not checked.ok:
         return _fail(flow, state, ctx, "ivr_invalid", _masked(node, digits))
     accepted = state.with_data(**checked.vars)
+    if len(checked.options) > 1 and node.pick:
+        picking = replace(accepted, confirming=checked.value, failures=0)
+        return Play(_pick_page(picking, checked.options, 0))
+    if checked.options:
+        accepted = accepted.with_data(**checked.options[0].vars)
     if node.confirm:
         return Play(replace(accepted, confirming=checked.value, failures=0))
     return _accept(flow, node, accepted, checked.value, ctx)
 
 
+def _validate(node: Node, digits: str, ctx: Context) -> Validation:
+    validator = ctx.validators.get(node.validator or "")
+    return validator(digits) if validator else Validation(digits.isdecimal(), digits)
+
+
+def _unknown(flow: Flow, node: Node, state: CallState, ctx: Context) -> Outcome:
+    """The caller does not know the value (or which place it is): go on, and say so in the
+    data (``<store>_unknown``) so whoever files the complaint flags it for an agent."""
+    store = node.store or node.id
+    known = _without_pick(state).with_data(**{f"{store}_unknown": "1"})
+    event = Event("ivr_input", node.id, "unknown")
+    return _enter(flow, known, ctx, to=node.next, events=(event,))
+
+
+def _pick_page(state: CallState, options: tuple[Option, ...], page: int) -> CallState:
+    """The state that reads page ``page`` of the options: "A กด 1 … B กด 4 (อื่น ๆ กด 9)"."""
+    per = PICK_PER_PAGE if len(options) <= PICK_PER_PAGE else PICK_PER_PAGE - 1
+    shown = options[page * per : (page + 1) * per]
+    spoken = [f"{option.label} กด {i}" for i, option in enumerate(shown, start=1)]
+    if len(options) > per:
+        spoken.append(f"อำเภออื่น กด {MORE_KEY}")
+    return state.with_data(**{PICK_PAGE: str(page), CHOICES: " ".join(spoken)})
+
+
+def _without_pick(state: CallState) -> CallState:
+    data = {k: v for k, v in state.data.items() if k not in (PICK_PAGE, CHOICES)}
+    return replace(state, data=data, confirming=None)
+
+
+def _pick(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -> Outcome:
+    """The caller picks one of the places a value names, by its key."""
+    options = _validate(node, state.confirming or "", ctx).options
+    page = int(state.data.get(PICK_PAGE, "0"))
+    per = PICK_PER_PAGE if len(options) <= PICK_PER_PAGE else PICK_PER_PAGE - 1
+    shown = options[page * per : (page + 1) * per]
+    if key == REPEAT_KEY:
+        return Play(state)
+    if key == AGENT_KEY:
+        return _to_agent(flow, _without_pick(state), ctx, key)
+    if key in ("", UNKNOWN_KEY) and node.unknown:  # "#" alone reaches the action empty
+        return _unknown(flow, node, state, ctx)
+    if key == MORE_KEY and len(options) > per:
+        following = page + 1 if (page + 1) * per < len(options) else 0
+        return Play(_pick_page(replace(state, failures=0), options, following))
+    if key.isdecimal() and 1 <= int(key) <= len(shown):
+        value = state.confirming or ""
+        picked = _without_pick(state).with_data(**shown[int(key) - 1].vars)
+        return _accept(flow, node, picked, value, ctx)
+    return _fail(flow, state, ctx, "ivr_invalid", key, generic=True)
+
+
 def _confirm(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -> Outcome:
+    if PICK_PAGE in state.data:
+        return _pick(flow, node, state, key, ctx)
     value = state.confirming or ""
     if key == CONFIRM_YES:
         return _accept(flow, node, replace(state, confirming=None), value, ctx)
@@ -230,7 +305,9 @@ def _confirm(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -
 
 def _accept(flow: Flow, node: Node, state: CallState, value: str, ctx: Context) -> Outcome:
     event = Event("ivr_input", node.id, _masked(node, value))
-    stored = state.with_data(**{node.store or node.id: value})
+    store = node.store or node.id
+    known = {f"{store}_unknown": ""} if node.unknown else {}  # a correction forgets "unknown"
+    stored = state.with_data(**{store: value}, **known)
     return _enter(flow, stored, ctx, to=node.next, events=(event,))
 
 

@@ -41,6 +41,8 @@ FIELDS: Mapping[str, frozenset[str]] = {
             "store",
             "optional",
             "confirm",
+            "pick",
+            "unknown",
             "next",
             "invalid",
         }
@@ -176,6 +178,8 @@ class _Builder:
             store=self._opt_text(body, "store", node_id),
             optional=self._flag(body, "optional", node_id),
             confirm=self._as_prompt(body.get("confirm"), node_id, "confirm"),
+            pick=self._as_prompt(body.get("pick"), node_id, "pick"),
+            unknown=self._flag(body, "unknown", node_id),
             max_length=self._int(body, "max_length", node_id, None, 5, 3600),
             action=self._opt_text(body, "action", node_id),
             results=self._results(body, node_id),

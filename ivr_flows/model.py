@@ -62,6 +62,8 @@ class Node:
     store: str | None = None
     optional: bool = False
     confirm: Prompt = Prompt()
+    pick: Prompt = Prompt()  # said when the value names several places: "{choices}" lists them
+    unknown: bool = False  # "#" alone (or silence) means "I do not know": go on without it
     # record
     max_length: int | None = None
     # action

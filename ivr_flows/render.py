@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ivr_flows.engine import CallState, Play
+from ivr_flows.engine import PICK_PAGE, CallState, Play
 from ivr_flows.model import Flow, Node, Prompt
 from ivr_flows.twiml import Element, Response
 
@@ -97,7 +97,12 @@ class Renderer:
     _survey = _menu
 
     def _collect(self, response: Response, node: Node, state: CallState) -> None:
-        if state.confirming is not None:
+        if state.confirming is not None and PICK_PAGE in state.data:
+            # "#" (don't know) arrives as an empty answer: Twilio must still call the action.
+            gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S,
+                                  action_on_empty_result=node.unknown or None)  # fmt: skip
+            self._speak(gather, node.pick, state.data)
+        elif state.confirming is not None:
             gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
             self._speak(gather, node.confirm, state.data)
         else:
@@ -105,7 +110,7 @@ class Renderer:
             # "# alone skips": Twilio calls the action on an empty result only when asked to.
             gather = self._gather(
                 response, node, state, num_digits=digits, timeout=COLLECT_TIMEOUT_S,
-                finish_on_key="#", action_on_empty_result=node.optional or None,
+                finish_on_key="#", action_on_empty_result=node.optional or node.unknown or None,
             )  # fmt: skip
             self._speak(gather, node.prompt, state.data)
         response.redirect(self.urls.step(state, timed_out=True), method="POST")

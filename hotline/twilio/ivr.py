@@ -86,7 +86,7 @@ class Answers:
         self._marked = marked
         self._urls = urls
         self._plain = {name for name, node in renderer.flow.nodes.items()
-                       if _plain(node.prompt) and _plain(node.confirm)}  # fmt: skip
+                       if all(map(_plain, (node.prompt, node.confirm, node.pick)))}  # fmt: skip
         self._stored: dict[tuple[str, bool, tuple[Prompt, ...]], str] = {}
 
     def text(self, play: Play) -> str:

@@ -17,11 +17,10 @@ from typing import Any
 
 from config import Settings
 from hotline.calls.desk import note_queued
-from hotline.calls.filing import CallFiling
 from hotline.calls.kinds import CallEventKind
 from hotline.calls.log import LogEntry
 from hotline.runtime import Runtime
-from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, filed_entry
+from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, file_complaint, filed_entry
 from hotline.twilio.router import Route, WebhookRequest
 from hotline.twilio.state import StateError
 from ivr_flows import engine
@@ -100,8 +99,7 @@ class VoiceWebhooks:
         }
         if status == "completed" and data.get("category"):
             # The caller may have hung up before the <Record> action filed the ticket.
-            filing = CallFiling(call.call_sid, call.caller, data, call.now)
-            ticket = rt.call_tickets.file_for_call(filing, look_first=True)
+            ticket = file_complaint(rt, call, data)
             self.writer.write([filed_entry(call, ticket.number)])
         note_recording(rt.uow(), sid, call.call_sid, status, data)
         return EMPTY_TWIML

@@ -802,9 +802,77 @@ def test_bundled_flow_complaint_path(flow_1567: Flow) -> None:
         "category": "land",
         "postal_place": "พระนคร",
         "postal_code": "10200",
+        "postal_code_unknown": "",
         "recording_sid": "RE9",
     }
     filed = play(engine.resume(flow_1567, filing.state, ActionResult("ok"), ctx))
     assert filed.state.node == "sms_offer"
     assert filed.lead_in == (flow_1567.node("ticket_filed").prompt,)
     assert filed.state.step == 7
+
+
+# picking one of several places, and "don't know" ---------------------------------------------
+
+PICK_YAML = """\
+name: pick
+start: where
+agent: agent
+give_up: bye
+prompts: {no_input: "ไม่ได้ยินค่ะ", invalid: "กดไม่ถูกต้องค่ะ", to_agent: "โอนสายค่ะ"}
+nodes:
+  agent: {kind: enqueue, say: "รอค่ะ", queue: agents}
+  bye: {kind: hangup, say: "สวัสดีค่ะ"}
+  where:
+    kind: collect
+    say: "กดรหัสค่ะ"
+    validator: postal_code
+    store: postal_code
+    unknown: true
+    pick: "มีหลายอำเภอ {choices} ค่ะ"
+    confirm: "พื้นที่{postal_place} กด 1 ค่ะ"
+    next: bye
+"""
+
+
+def places(count: int) -> Validation:
+    options = tuple(engine.Option(f"อำเภอ{i}", {"district_code": f"d{i}", "postal_place": f"ที่{i}"})
+                    for i in range(1, count + 1))  # fmt: skip
+    return Validation(True, "11111", {"postal_code": "11111", "district_code": ""}, options)
+
+
+def pick_ctx(count: int) -> Context:
+    return Context(now=OPEN_NOW, validators={"postal_code": lambda _digits: places(count)})
+
+
+def test_several_places_are_read_as_a_menu_and_each_can_be_picked() -> None:
+    flow, ctx = parse_flow(PICK_YAML, "pick.yaml"), pick_ctx(4)
+    asked = play(engine.handle(flow, CallState(node="where"), keys("11111"), ctx))
+    assert asked.state.data["choices"] == "อำเภอ1 กด 1 อำเภอ2 กด 2 อำเภอ3 กด 3 อำเภอ4 กด 4"
+    picked = play(engine.handle(flow, asked.state, keys("4"), ctx))
+    assert picked.state.node == "bye"
+    assert picked.state.data["district_code"] == "d4"
+    assert "choices" not in picked.state.data and engine.PICK_PAGE not in picked.state.data
+
+
+def test_more_than_five_places_are_read_four_at_a_time_with_9_for_the_rest() -> None:
+    flow, ctx = parse_flow(PICK_YAML, "pick.yaml"), pick_ctx(7)
+    first = play(engine.handle(flow, CallState(node="where"), keys("11111"), ctx))
+    assert first.state.data["choices"].endswith("อำเภอ4 กด 4 อำเภออื่น กด 9")
+    second = play(engine.handle(flow, first.state, keys("9"), ctx))
+    assert second.state.data["choices"].startswith("อำเภอ5 กด 1")
+    assert (
+        play(engine.handle(flow, second.state, keys("3"), ctx)).state.data["district_code"] == "d7"
+    )
+    again = play(engine.handle(flow, second.state, keys("9"), ctx))  # back to the first page
+    assert again.state.data["choices"] == first.state.data["choices"]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_hash_alone_or_in_the_pick_list_means_the_caller_does_not_know(count: int) -> None:
+    flow, ctx = parse_flow(PICK_YAML, "pick.yaml"), pick_ctx(count)
+    unknown = play(engine.handle(flow, CallState(node="where"), keys(""), ctx))
+    assert unknown.state.node == "bye" and unknown.state.data["postal_code_unknown"] == "1"
+    asked = play(engine.handle(flow, CallState(node="where"), keys("11111"), ctx))
+    answer = "1" if count == 1 else "#"  # one place is confirmed, several are picked
+    done = play(engine.handle(flow, asked.state, keys(answer), ctx))
+    assert done.state.data["postal_code_unknown"] == ("" if count == 1 else "1")
