@@ -39,6 +39,11 @@ class CallState:
     after_hours: bool = False
     strikes: int = 0  # failures over the whole call: a silent line must end some time
     data: Mapping[str, str] = field(default_factory=dict)
+    # The application's, carried unchanged from step to step: the call the state belongs to
+    # (its CallSid) and when its first state was sealed (epoch s), so a replayed step seals
+    # the same bytes and a state cannot be moved to another call.
+    call: str = ""
+    since: int = 0
 
     def with_data(self, **values: str) -> CallState:
         return replace(self, data={**self.data, **values})

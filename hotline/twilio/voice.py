@@ -154,7 +154,7 @@ class VoiceWebhooks:
         """Used when anything fails: apologise and put the caller through to agents."""
         try:
             ivr = self.ivr
-            agent_state = CallState(node=ivr.flow.agent)
+            agent_state = CallState(node=ivr.flow.agent, call=request.call_sid or "")
             action = ivr.urls.queue_result(agent_state)
             response = ivr.renderer.apology(APOLOGY, ivr.queue_name, action)
             if request.call_sid:  # show the caller in the agents' live queue too
@@ -183,6 +183,8 @@ class VoiceWebhooks:
             outcome = engine.resume(ivr.flow, outcome.state, done.result, _context(rt, call))
         events.extend(outcome.events)
         play = replace(outcome, lead_in=(*spoken, *outcome.lead_in)) if spoken else outcome
+        if play.state.call != call.call_sid:  # the call's first state: bind it to the call
+            play = replace(play, state=replace(play.state, call=call.call_sid))
         play = self._with_queue_time(play, call)
         collected.extend(_event_entries(call, key, events))
         self.writer.write(collected)
@@ -213,12 +215,13 @@ class VoiceWebhooks:
     def _state(self, request: WebhookRequest) -> CallState:
         token = request.args.get("s", "")
         try:
-            state = self.ivr.codec.decode(token)
+            state = self.ivr.codec.decode(token, request.form.get("CallSid", ""))
         except StateError:
             log.warning("refused an IVR state token that is forged, corrupted or expired")
             raise
         if state.node not in self.ivr.flow.nodes:  # a flow deployed mid-call dropped this node
-            return CallState(node=self.ivr.flow.start, step=state.step, data=state.data)
+            return replace(CallState(node=self.ivr.flow.start), step=state.step, data=state.data,
+                           call=state.call, since=state.since)  # fmt: skip
         return state
 
 
