@@ -45,6 +45,7 @@ SAMPLE_VARS: Mapping[str, str] = {
     "queue_position": "1",
     "queue_wait": "สองนาที",
     "retention": "หนึ่งปี",
+    "hours": "ตลอดยี่สิบสี่ชั่วโมง",
 }
 # Digits keyed for each validator (the ``#`` that ends a variable-length entry is added).
 SAMPLE_DIGITS: Mapping[str, int] = {"postal_code": 5, "citizen_id": 13, "ticket_number": 10,

@@ -172,6 +172,15 @@ def after_queue(flow: Flow, state: CallState, bridged: bool, ctx: Context) -> Ou
     return _enter(flow, replace(state, step=state.step + 1), ctx, to=node.after)
 
 
+def left_queue(flow: Flow, state: CallState, result: str, ctx: Context) -> Outcome:
+    """The caller is out of the queue without an agent: they chose to stop waiting or waited
+    too long (``leave``), or the queue is full or failed (``busy``). Neither is told the
+    centre is closed: that is the after-hours agent's message, and it would be untrue."""
+    node = flow.node(state.node)
+    target = node.leave if result == "leave" else node.busy
+    return goto(flow, state, target or flow.after_hours_agent, ctx)
+
+
 def goto(flow: Flow, state: CallState, node_id: str, ctx: Context) -> Outcome:
     """Move the call to ``node_id`` on the application's behalf (e.g. no agent can answer)."""
     return _enter(flow, replace(state, step=state.step + 1), ctx, to=node_id)
@@ -386,8 +395,11 @@ def _fail(
     if strikes >= flow.max_total_failures:
         return _enter(flow, state, ctx, to=flow.give_up, events=(event,))
     if failures >= flow.max_failures:
+        agent = _agent(flow, state)
+        if agent == state.node:  # the agents' own menu (after hours): going round is a loop
+            return _enter(flow, state, ctx, to=flow.give_up, events=(event,))
         notice = () if state.after_hours else (flow.transfer_notice,)
-        return _enter(flow, state, ctx, to=_agent(flow, state), lead_in=notice, events=(event,))
+        return _enter(flow, state, ctx, to=agent, lead_in=notice, events=(event,))
     node = flow.node(state.node)
     own = None if generic else node.invalid
     sorry = flow.no_input if kind == "ivr_no_input" else (own or flow.invalid)
@@ -426,6 +438,8 @@ def _masked(node: Node, value: str) -> str:
 def _is_open(flow: Flow, ctx: Context) -> bool:
     hours = flow.hours
     local = ctx.now.astimezone(ZoneInfo(hours.timezone))
-    if local.weekday() not in hours.days or local.date() in ctx.holidays:
+    if local.weekday() not in hours.days or (
+        hours.holidays_closed and local.date() in ctx.holidays
+    ):
         return False
     return hours.open <= local.time() < hours.close

@@ -31,7 +31,8 @@ ACTION_VARS: Mapping[str, frozenset[str]] = {
 }
 RECORDING_PARTS = ("sid", "url", "duration")
 # Filled in by the hold music of a queue, and by the engine when a value names several places.
-ALWAYS_VARS = frozenset({"queue_position", "choices"})
+# ``hours`` and ``retention`` are filled in when the process starts (render.with_constants).
+ALWAYS_VARS = frozenset({"queue_position", "queue_wait", "choices", "hours", "retention"})
 
 MAX_MENU_OPTIONS = 5  # Thai voice rules: at most 5 options, 0 reaches an agent
 INTERACTIVE = frozenset({"menu", "collect", "survey", "record"})  # may fail to an agent

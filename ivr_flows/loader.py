@@ -50,7 +50,9 @@ FIELDS: Mapping[str, frozenset[str]] = {
     "record": frozenset({"say", "audio", "store", "next", "max_length"}),
     "action": frozenset({"action", "next", "results"}),
     "hours": frozenset({"open", "closed"}),
-    "enqueue": frozenset({"say", "audio", "queue", "hold", "after"}),
+    "enqueue": frozenset(
+        {"say", "audio", "queue", "hold", "hold_audio", "after", "busy", "leave", "max_wait"}
+    ),
     "transfer": frozenset({"say", "audio", "number", "next", "timeout"}),
     "survey": frozenset({"say", "audio", "store", "next", "invalid"}),
     "hangup": frozenset({"say", "audio"}),
@@ -188,13 +190,18 @@ class _Builder:
             queue=self._opt_text(body, "queue", node_id),
             hold=self._as_prompt(body.get("hold"), node_id, "hold"),
             after=self._opt_text(body, "after", node_id),
+            hold_audio=self._opt_text(body, "hold_audio", node_id),
+            busy=self._opt_text(body, "busy", node_id),
+            leave=self._opt_text(body, "leave", node_id),
+            max_wait=self._int(body, "max_wait", node_id, None, 30, 3600),
             number=self._opt_text(body, "number", node_id),
             timeout=self._int(body, "timeout", node_id, 30, 5, 120) or 30,
         )
 
     def hours(self, raw: object) -> BusinessHours:
         if raw is None:
-            return BusinessHours(frozenset(range(7)), time(0, 0), time(23, 59, 59))
+            return BusinessHours(frozenset(range(7)), time(0, 0), time(23, 59, 59),
+                                 holidays_closed=False)  # fmt: skip
         if not isinstance(raw, dict):
             raise self.fail("must be a mapping with days, open and close", field="hours")
         self._no_unknown(raw, {"days", "open", "close", "timezone"}, None)

@@ -6,8 +6,9 @@ and this module knows nothing about routes or encryption.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ivr_flows.engine import PICK_PAGE, CallState, Play
@@ -18,6 +19,8 @@ MENU_TIMEOUT_S = 6
 COLLECT_TIMEOUT_S = 8
 RECORD_SILENCE_S = 5
 HOLD_PAUSE_S = 20
+HOLD_GAP_S = 10  # between hold messages: long enough to rest, short enough not to seem cut off
+LEAVE_KEY = "1"  # in the queue: stop waiting
 # Whether the prompts said before a node (say nodes, lead-in) are inside its Gather, so a key
 # interrupts them; the caller-burden report reads it to say when 0 starts to work.
 LEAD_IN_INTERRUPTIBLE = False
@@ -30,6 +33,7 @@ class Urls(Protocol):
     def recording_status(self, state: CallState) -> str: ...
     def queue_result(self, state: CallState) -> str: ...
     def wait(self, state: CallState) -> str: ...
+    def queue_key(self, state: CallState) -> str: ...
     def audio(self, path: str) -> str: ...
 
 
@@ -42,6 +46,25 @@ class Voice:
 class _Vars(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def with_constants(flow: Flow, values: Mapping[str, str]) -> Flow:
+    """The flow with ``{name}`` filled in every prompt for names known when the process
+    starts (the hours, the retention period), so those prompts stay free of call data and
+    their answers can be stored once (``Answers``). Other names are left for the call."""
+    pattern = re.compile(r"\{(" + "|".join(map(re.escape, values)) + r")\}")
+
+    def filled(prompt: Prompt) -> Prompt:
+        text = pattern.sub(lambda m: values[m.group(1)], prompt.text) if values else prompt.text
+        return prompt if text == prompt.text else replace(prompt, text=text)
+
+    nodes = {node_id: replace(node, prompt=filled(node.prompt), invalid=filled(node.invalid),
+                              confirm=filled(node.confirm), pick=filled(node.pick),
+                              hold=filled(node.hold))
+             for node_id, node in flow.nodes.items()}  # fmt: skip
+    notice = filled(flow.transfer_notice)
+    return replace(flow, nodes=nodes, no_input=filled(flow.no_input),
+                   invalid=filled(flow.invalid), transfer_notice=notice)  # fmt: skip
 
 
 def fill(text: str, data: Mapping[str, str]) -> str:
@@ -73,11 +96,25 @@ class Renderer:
         getattr(self, f"_{node.kind}")(response, node, state)
         return response
 
-    def hold(self, node: Node, data: Mapping[str, str]) -> Response:
-        """What a queued caller hears while waiting (Twilio re-requests it when it ends)."""
+    def hold(self, node: Node, state: CallState, data: Mapping[str, str]) -> Response:
+        """What a queued caller hears while waiting (Twilio re-requests it when it ends): the
+        message, then the hold audio or a short gap; with a ``leave`` node, inside a Gather so
+        a key takes the caller out of the queue at any moment."""
         response = self.document()
-        self._speak(response, node.hold, data)
-        response.pause(length=HOLD_PAUSE_S)
+        parent: Element = response
+        if node.leave:
+            parent = response.gather(input="dtmf", action=self.urls.queue_key(state),
+                                     method="POST", num_digits=1, timeout=HOLD_GAP_S)  # fmt: skip
+        self._speak(parent, node.hold, data)
+        if node.hold_audio:
+            parent.play(self.urls.audio(node.hold_audio))
+        elif not node.leave:
+            response.pause(length=HOLD_PAUSE_S)
+        return response
+
+    def leave_queue(self) -> Response:
+        response = self.document()
+        response.leave()
         return response
 
     def apology(self, text: str, queue: str, action: str) -> Response:

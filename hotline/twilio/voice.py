@@ -25,6 +25,8 @@ from hotline.twilio.router import Route, WebhookRequest
 from hotline.twilio.state import StateError
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
+from ivr_flows.render import LEAVE_KEY
+from ivr_flows.thai import spoken_wait
 from ivr_flows.twiml import EMPTY_TWIML, Response
 from recordings.jobs import note_recording
 from ticketing.reference import cached_reference_data, reference_data
@@ -52,6 +54,7 @@ class VoiceWebhooks:
             # The caller is already queued: a failure only pauses the music (<Enqueue> is not
             # allowed in a waitUrl answer).
             "/twilio/wait": Route(self.wait, _hold_fallback),
+            "/twilio/queue-key": Route(self.queue_key, _hold_fallback),
             "/twilio/status": Route(self.status, empty),
             "/twilio/fallback": Route(self.fallback, apology),
         }
@@ -117,18 +120,32 @@ class VoiceWebhooks:
             if after is not None:
                 return self._respond(call, after, key=f"queue:{state.step}", entries=entries)
         self.writer.write(entries)
-        if result in ("hangup", "bridged", "redirected", "leave"):
+        if result in ("hangup", "bridged", "redirected"):
             return EMPTY_TWIML
-        # queue-full, error, system-error: no agent can take the call; offer what still works.
-        outcome = engine.goto(ivr.flow, state, ivr.flow.after_hours_agent, _context(rt, call))
+        # leave (the caller's key, or the longest wait), queue-full, error, system-error: no
+        # agent will take the call now; offer what still works.
+        outcome = engine.left_queue(ivr.flow, state, result, _context(rt, call))
         return self._respond(call, outcome, key=f"queue:{state.step}", entries=[])
 
     def wait(self, request: WebhookRequest) -> str:
-        """Hold messages for a queued caller, with their place in the queue."""
-        state = self._state(request)
-        position = request.form.get("QueuePosition", "")
+        """Hold messages for a queued caller: their place, the estimated wait, how to stop
+        waiting; past the node's ``max_wait`` the caller is taken out of the queue."""
+        state, form = self._state(request), request.form
         node = self.ivr.flow.node(state.node)
-        return str(self.ivr.renderer.hold(node, {**state.data, "queue_position": position}))
+        waited = _int(form.get("QueueTime")) or 0
+        if node.leave and node.max_wait and waited >= node.max_wait:
+            return str(self.ivr.renderer.leave_queue())
+        heard = {**state.data, "queue_position": form.get("QueuePosition", ""),
+                 "queue_wait": spoken_wait(_int(form.get("AvgQueueTime")))}  # fmt: skip
+        return str(self.ivr.renderer.hold(node, state, heard))
+
+    def queue_key(self, request: WebhookRequest) -> str:
+        """A key pressed on hold: the leave key takes the caller out of the queue (Twilio then
+        calls the queue-result URL with ``leave``); any other key, the hold goes on."""
+        self._state(request)  # a forged or another call's token gets no <Leave>
+        if request.form.get("Digits", "") == LEAVE_KEY:
+            return str(self.ivr.renderer.leave_queue())
+        return self.wait(request)
 
     def status(self, request: WebhookRequest) -> str:
         """Call progress from Twilio; closes the call. Replies with empty TwiML, whatever

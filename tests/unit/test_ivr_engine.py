@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from ivr_flows.engine import (
     Validation,
 )
 from ivr_flows.loader import load_flow, parse_flow
-from ivr_flows.model import Flow, Prompt
+from ivr_flows.model import BusinessHours, Flow, Prompt
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 OPEN_NOW = datetime(2026, 11, 24, 10, 0, tzinfo=BANGKOK)  # a Tuesday, in business hours
@@ -372,10 +372,11 @@ def test_strikes_over_the_call_end_it_at_give_up(flow: Flow) -> None:
     for _ in range(5):
         state = play(engine.handle(flow, state, SILENCE, CTX_NIGHT)).state
         nodes.append(state.node)
-    assert nodes == ["night", "closed_agent", "closed_agent", "closed_agent", "closed_agent"]
-    assert state.strikes == 5
-    last = play(engine.handle(flow, state, SILENCE, CTX_NIGHT))
-    assert last.state == CallState(node="bye", step=6, after_hours=True, strikes=6)
+    # The agents' own menu does not send a failing caller round to itself (#17): goodbye.
+    assert nodes == ["night", "closed_agent", "closed_agent", "bye", "bye"]
+    at_agent = CallState(node="closed_agent", step=2, failures=1, after_hours=True, strikes=2)
+    last = play(engine.handle(flow, at_agent, SILENCE, CTX_NIGHT))
+    assert last.state == CallState(node="bye", step=3, after_hours=True, strikes=3)
     assert last.lead_in == ()
     assert last.events == (Event("ivr_no_input", "closed_agent"), *entered("bye"))
 
@@ -752,7 +753,15 @@ def test_input_on_a_node_that_expects_none_plays_it_again(flow: Flow, node: str)
 
 @pytest.fixture(scope="module")
 def flow_1567() -> Flow:
-    return load_flow("1567")
+    """The bundled flow with a provincial center's office hours (the national line has none)."""
+    flow = load_flow("1567")
+    return replace(flow, hours=BusinessHours(frozenset(range(5)), time(8, 30), time(16, 30)))
+
+
+@pytest.mark.parametrize("now", [OPEN_NOW, NIGHT, datetime(2026, 11, 28, 3, 0, tzinfo=BANGKOK)])
+def test_the_national_line_reaches_the_main_menu_at_any_hour(now: datetime) -> None:
+    out = play(engine.start(load_flow("1567"), Context(now=now)))
+    assert out.state.node == "main_menu" and not out.state.after_hours
 
 
 def test_bundled_flow_in_business_hours_reaches_the_main_menu(flow_1567: Flow) -> None:

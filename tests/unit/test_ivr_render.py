@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -85,6 +86,9 @@ class FakeUrls:
 
     def wait(self, state: CallState) -> str:
         return f"{BASE}/wait?n={state.node}&k={state.step}"
+
+    def queue_key(self, state: CallState) -> str:
+        return f"{BASE}/queue-key?n={state.node}&k={state.step}"
 
     def audio(self, path: str) -> str:
         return f"https://x/audio/{path}"
@@ -387,11 +391,23 @@ def test_custom_voice_is_used_everywhere(flow: Flow) -> None:
 
 
 def test_hold_fills_the_queue_position_and_pauses(renderer: Renderer, flow: Flow) -> None:
-    twiml = renderer.hold(flow.node("agent"), {"queue_position": "3"})
+    twiml = renderer.hold(flow.node("agent"), CallState(node="agent"), {"queue_position": "3"})
     assert tree_of(twiml) == [
         say("ท่านอยู่ลำดับที่ 3 ค่ะ"),
         ("Pause", {"length": "20"}, "", []),
     ]
+
+
+def test_hold_with_a_way_out_speaks_inside_a_gather_and_plays_the_hold_audio(
+    renderer: Renderer, flow: Flow
+) -> None:
+    node = replace(flow.node("agent"), leave="bye", hold_audio="hold/music.mp3")
+    twiml = renderer.hold(node, CallState(node="agent", step=4), {"queue_position": "2"})
+    [(tag, attrs, _text, children)] = tree_of(twiml)
+    assert tag == "Gather" and attrs["action"] == f"{BASE}/queue-key?n=agent&k=4"
+    assert attrs["numDigits"] == "1" and int(attrs["timeout"]) <= 10
+    assert [c[0] for c in children] == ["Say", "Play"]
+    assert str(renderer.leave_queue()).endswith("<Response><Leave /></Response>")
 
 
 def test_apology_says_sorry_and_enqueues(renderer: Renderer) -> None:
