@@ -23,7 +23,8 @@ HOLD_GAP_S = 10  # between hold messages: long enough to rest, short enough not 
 LEAVE_KEY = "1"  # in the queue: stop waiting
 # Whether the prompts said before a node (say nodes, lead-in) are inside its Gather, so a key
 # interrupts them; the caller-burden report reads it to say when 0 starts to work.
-LEAD_IN_INTERRUPTIBLE = False
+LEAD_IN_INTERRUPTIBLE = True
+GATHERING = frozenset({"menu", "survey", "collect"})
 # Validators whose answers have a fixed length: the Gather ends by itself, no # needed.
 FIXED_DIGITS = {"postal_code": 5, "citizen_id": 13}
 
@@ -90,10 +91,13 @@ class Renderer:
     def play(self, outcome: Play) -> Response:
         response = self.document()
         state = outcome.state
-        for prompt in outcome.lead_in:
-            self._speak(response, prompt, state.data)
         node = self.flow.node(state.node)
-        getattr(self, f"_{node.kind}")(response, node, state)
+        lead_in = outcome.lead_in
+        if node.kind not in GATHERING:  # Record, Enqueue, Dial, Hangup cannot hold a <Say>
+            for prompt in lead_in:
+                self._speak(response, prompt, state.data)
+            lead_in = ()
+        getattr(self, f"_{node.kind}")(response, node, state, lead_in)
         return response
 
     def hold(self, node: Node, state: CallState, data: Mapping[str, str]) -> Response:
@@ -126,22 +130,30 @@ class Renderer:
 
     # Node kinds -----------------------------------------------------------------------
 
-    def _menu(self, response: Response, node: Node, state: CallState) -> None:
+    # Gathering nodes speak what leads to them inside their <Gather>: a key interrupts the
+    # greeting, a notice or an answer, and 0 works from the first word.
+
+    def _menu(
+        self, response: Response, node: Node, state: CallState, lead_in: tuple[Prompt, ...] = ()
+    ) -> None:
         gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
-        self._speak(gather, node.prompt, state.data)
+        for prompt in (*lead_in, node.prompt):
+            self._speak(gather, prompt, state.data)
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
 
     _survey = _menu
 
-    def _collect(self, response: Response, node: Node, state: CallState) -> None:
+    def _collect(
+        self, response: Response, node: Node, state: CallState, lead_in: tuple[Prompt, ...] = ()
+    ) -> None:
         if state.confirming is not None and PICK_PAGE in state.data:
             # "#" (don't know) arrives as an empty answer: Twilio must still call the action.
             gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S,
                                   action_on_empty_result=node.unknown or None)  # fmt: skip
-            self._speak(gather, node.pick, state.data)
+            self._speak_all(gather, (*lead_in, node.pick), state.data)
         elif state.confirming is not None:
             gather = self._gather(response, node, state, num_digits=1, timeout=MENU_TIMEOUT_S)
-            self._speak(gather, node.confirm, state.data)
+            self._speak_all(gather, (*lead_in, node.confirm), state.data)
         else:
             digits = FIXED_DIGITS.get(node.validator or "")
             # "# alone skips": Twilio calls the action on an empty result only when asked to.
@@ -149,10 +161,12 @@ class Renderer:
                 response, node, state, num_digits=digits, timeout=COLLECT_TIMEOUT_S,
                 finish_on_key="#", action_on_empty_result=node.optional or node.unknown or None,
             )  # fmt: skip
-            self._speak(gather, node.prompt, state.data)
+            self._speak_all(gather, (*lead_in, node.prompt), state.data)
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
 
-    def _record(self, response: Response, node: Node, state: CallState) -> None:
+    def _record(
+        self, response: Response, node: Node, state: CallState, _lead: tuple[Prompt, ...] = ()
+    ) -> None:
         self._speak(response, node.prompt, state.data)
         response.record(
             action=self.urls.step(state),
@@ -168,7 +182,9 @@ class Renderer:
         # An empty recording does not call the action; Twilio falls through to this.
         response.redirect(self.urls.step(state, timed_out=True), method="POST")
 
-    def _enqueue(self, response: Response, node: Node, state: CallState) -> None:
+    def _enqueue(
+        self, response: Response, node: Node, state: CallState, _lead: tuple[Prompt, ...] = ()
+    ) -> None:
         self._speak(response, node.prompt, state.data)
         response.enqueue(
             node.queue,
@@ -178,13 +194,17 @@ class Renderer:
             wait_url_method="POST",
         )
 
-    def _transfer(self, response: Response, node: Node, state: CallState) -> None:
+    def _transfer(
+        self, response: Response, node: Node, state: CallState, _lead: tuple[Prompt, ...] = ()
+    ) -> None:
         self._speak(response, node.prompt, state.data)
         response.dial(
             node.number, action=self.urls.step(state), method="POST", timeout=node.timeout
         )
 
-    def _hangup(self, response: Response, node: Node, state: CallState) -> None:
+    def _hangup(
+        self, response: Response, node: Node, state: CallState, _lead: tuple[Prompt, ...] = ()
+    ) -> None:
         self._speak(response, node.prompt, state.data)
         response.hangup()
 
@@ -216,6 +236,12 @@ class Renderer:
             speech_model="experimental_utterances" if speech else None,
         )
         return gather
+
+    def _speak_all(
+        self, parent: Element, prompts: tuple[Prompt, ...], data: Mapping[str, str]
+    ) -> None:
+        for prompt in prompts:
+            self._speak(parent, prompt, data)
 
     def _speak(self, parent: Element, prompt: Prompt, data: Mapping[str, str]) -> None:
         if prompt.audio:

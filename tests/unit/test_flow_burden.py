@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textwrap import dedent, indent
 
+import pytest
+
 from ivr_flows.burden import Burden, burden_table, caller_burden, syllables
 from ivr_flows.loader import parse_flow
 from ivr_flows.model import Flow
@@ -71,10 +73,15 @@ def test_a_complaint_counts_every_key_and_the_speech_before_the_number() -> None
     assert burden.path[-1] == "filed"
 
 
-def test_zero_works_from_the_first_gather_and_a_person_is_reached_by_its_key() -> None:
+@pytest.mark.parametrize("interruptible", [False, True])
+def test_zero_works_from_the_first_gather_and_a_person_is_reached_by_its_key(
+    monkeypatch: pytest.MonkeyPatch, interruptible: bool
+) -> None:
+    monkeypatch.setattr("ivr_flows.burden.LEAD_IN_INTERRUPTIBLE", interruptible)
     burden = goal(flow_of(COMPLAINT), "a person")
     assert burden.path[-2:] == ("[0]", "agent")
-    assert burden.zero_after == syllables("สวัสดีค่ะ")  # the greeting cannot be interrupted
+    # with the greeting outside the Gather, 0 works only once it has been said
+    assert burden.zero_after == (0 if interruptible else syllables("สวัสดีค่ะ"))
     assert burden.syllables == syllables("สวัสดีค่ะ ร้องเรียน กด 1 เจ้าหน้าที่ กด 0")
 
 

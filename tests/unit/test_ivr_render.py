@@ -332,12 +332,19 @@ def test_hangup_says_goodbye_and_hangs_up(renderer: Renderer) -> None:
 # prompts -----------------------------------------------------------------------------------
 
 
-def test_lead_in_prompts_come_first(renderer: Renderer) -> None:
+def test_lead_in_prompts_come_first_inside_the_gather(renderer: Renderer) -> None:
+    """Was: the greeting and the notice were said before the Gather, so no key (not even 0)
+    worked during them."""
     outcome = Play(CallState(node="main", step=1), lead_in=(Prompt("สวัสดีค่ะ"), Prompt("บันทึกเสียงค่ะ")))
     children = tree_of(renderer.play(outcome))
-    assert [child[0] for child in children] == ["Say", "Say", "Gather", "Redirect"]
-    assert children[:2] == [say("สวัสดีค่ะ"), say("บันทึกเสียงค่ะ")]
-    assert children[2][3] == [say("เมนูหลักค่ะ")]
+    assert [child[0] for child in children] == ["Gather", "Redirect"]
+    assert children[0][3] == [say("สวัสดีค่ะ"), say("บันทึกเสียงค่ะ"), say("เมนูหลักค่ะ")]
+
+
+def test_lead_in_before_a_recording_stays_outside(renderer: Renderer, flow: Flow) -> None:
+    record = next(n for n, node in flow.nodes.items() if node.kind == "record")
+    children = tree_of(renderer.play(Play(CallState(node=record), lead_in=(Prompt("ก่อนค่ะ"),))))
+    assert children[0] == say("ก่อนค่ะ")
 
 
 def test_empty_lead_in_prompts_are_skipped(renderer: Renderer) -> None:
