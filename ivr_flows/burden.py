@@ -186,6 +186,11 @@ def _moves(flow: Flow, node: Node, walk: _Walk, goal: str, open_: bool) -> Itera
         case "action":
             yield _step(walk, 0, to=node.results.get("ok") or node.next, zero=zero)
         case "menu":
+            marker = "{" + GOAL_VARS.get(goal, "-") + "}"
+            if marker in node.prompt.text and _walked_action(flow, walk, goal):
+                before = Prompt(node.prompt.text.split(marker, 1)[0])
+                yield _goal(_step(walk, heard(before), zero=zero))
+                return
             # A first-time caller hears the whole menu before choosing.
             for key, choice in node.options.items():
                 cost = heard(node.prompt)

@@ -17,7 +17,7 @@ from ivr_flows.twiml import Element, Response
 
 MENU_TIMEOUT_S = 6
 COLLECT_TIMEOUT_S = 8
-RECORD_SILENCE_S = 5
+RECORD_SILENCE_S = 10  # a slow speaker pauses to think: 5 s cut callers off mid-complaint
 HOLD_PAUSE_S = 20
 HOLD_GAP_S = 10  # between hold messages: long enough to rest, short enough not to seem cut off
 LEAVE_KEY = "1"  # in the queue: stop waiting

@@ -146,8 +146,9 @@ def _grouped(digits: str, sizes: tuple[int, ...]) -> str:
 
 
 def ticket_digits(number: str) -> str:
-    """A ticket number as the caller hears it: year, serial and check digit, with pauses."""
-    return ", ".join(spoken_digits(part) for part in (number[:2], number[2:-1], number[-1]))
+    """A ticket number as the caller hears it: 3-3-4 like a phone number, with pauses (a longer
+    number puts its extra digits in the last group)."""
+    return _grouped(number, (3, 3, len(number) - 6))
 
 
 # Actions ----------------------------------------------------------------------------------

@@ -92,3 +92,36 @@ def test_a_goal_nobody_is_told_how_to_reach_is_reported_unreachable() -> None:
     by_goal = {(b.goal, b.hours): b for b in caller_burden(flow) if b}
     assert ("a person", "office hours") not in by_goal
     assert "| a person | office hours | — |" in burden_table(flow)
+
+
+# The default flow against #17's targets ------------------------------------------------------
+
+BEFORE_COMPLAINT_SYLLABLES = 287  # as printed at 445625e (docs/ivr_flows.md, section 6)
+
+
+def default_burden() -> dict[tuple[str, str], Burden]:
+    from ivr_flows.loader import load_flow
+
+    return {(b.goal, b.hours): b for b in caller_burden(load_flow("1567")) if b}
+
+
+def test_the_default_flow_reaches_every_goal_at_any_hour_with_0_from_the_first_word() -> None:
+    found = default_burden()
+    assert len(found) == 5
+    assert all(b.zero_after == 0 for b in found.values())
+
+
+@pytest.mark.parametrize("hours", ["office hours", "after hours"])
+def test_the_way_to_a_person_is_said_within_12_seconds(hours: str) -> None:
+    assert default_burden()["a person", hours].seconds <= 12
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="#17 target not met yet: 264 of at most 172 syllables "
+    "(60% of 287) before the ticket number, and 5 menu keys (target 4)",
+)
+def test_a_complaint_costs_at_most_60_percent_of_the_speech_and_4_menu_keys() -> None:
+    complaint = default_burden()["complaint", "office hours"]
+    assert complaint.syllables <= 0.6 * BEFORE_COMPLAINT_SYLLABLES
+    assert complaint.menu_keys <= 4

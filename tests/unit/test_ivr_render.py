@@ -273,7 +273,7 @@ def test_record_says_records_then_redirects(renderer: Renderer) -> None:
                 "action": step("rec", 7),
                 "method": "POST",
                 "maxLength": "120",
-                "timeout": "5",
+                "timeout": "10",  # a slow speaker pauses to think (#17)
                 "finishOnKey": "#",
                 "playBeep": "true",
                 "recordingStatusCallback": f"{BASE}/recording?n=rec&k=7",

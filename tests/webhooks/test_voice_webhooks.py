@@ -21,6 +21,7 @@ from hotline.calls.models import Call
 from hotline.runtime import runtime
 from hotline.twilio.ivr import Ivr
 from ivr_flows.engine import CallState
+from ivr_flows.render import fill
 from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
 from tests.webhooks.payloads import fixture_names, payload, said, signed_post, verbs
 from ticketing.db.engine import Database
@@ -128,7 +129,7 @@ def test_every_menu_repeats_on_star_and_reaches_an_agent_on_zero(
     repeated = post_step(voice_app, CallState(node=node), digits="*").get_data(as_text=True)
     assert "Gather" in verbs(repeated)
     flow = runtime(voice_app).ivr.flow  # the hours and retention filled in
-    assert said(repeated) == flow.node(node).prompt.text  # no apology, no lead-in
+    assert said(repeated) == fill(flow.node(node).prompt.text, {})  # no apology, no lead-in
     assert "Enqueue" in verbs(
         post_step(voice_app, CallState(node=node), digits="0").get_data(as_text=True)
     )
