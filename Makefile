@@ -47,6 +47,7 @@ browser:
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }
 
 test: lint typecheck pytest
+	@$(BIN)/hotline flows burden
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info

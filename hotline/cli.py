@@ -241,6 +241,18 @@ def flows_check(file: str | None) -> None:
     click.echo(f"{flow.source}: ok ({len(flow.nodes)} nodes)")
 
 
+@flows.command("burden")
+@click.argument("file", required=False)
+def flows_burden(file: str | None) -> None:
+    """What a caller keys and hears before each goal of a flow (complaint, follow-up,
+    information, a person), as a Markdown table."""
+    from ivr_flows.burden import burden_table
+
+    flow = _load_flow_or_exit(_flow_arg(file))
+    click.echo(f"{flow.source}: caller burden (pythainlp syllables, 8 a second)")
+    click.echo(burden_table(flow), nl=False)
+
+
 @flows.command("graph")
 @click.argument("file", required=False)
 @click.option(

@@ -21,6 +21,11 @@ AGENT_KEY = "0"
 REPEAT_KEY = "*"
 CONFIRM_YES, CONFIRM_NO = "1", "2"
 MASKED_VALIDATORS = frozenset({"citizen_id", "phone"})
+UNKNOWN_KEY = "#"
+MORE_KEY = "9"  # the next page of a pick list
+PICK_PAGE = "_pick_page"  # in the call's data while the caller picks one of several places
+CHOICES = "choices"  # the page's spoken list, for the node's ``pick`` prompt
+PICK_PER_PAGE = 5  # a list longer than this is read 4 at a time, 9 for the next page
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)  # weakly memoised when sealed
@@ -34,6 +39,11 @@ class CallState:
     after_hours: bool = False
     strikes: int = 0  # failures over the whole call: a silent line must end some time
     data: Mapping[str, str] = field(default_factory=dict)
+    # The application's, carried unchanged from step to step: the call the state belongs to
+    # (its CallSid) and when its first state was sealed (epoch s), so a replayed step seals
+    # the same bytes and a state cannot be moved to another call.
+    call: str = ""
+    since: int = 0
 
     def with_data(self, **values: str) -> CallState:
         return replace(self, data={**self.data, **values})
@@ -57,10 +67,21 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Option:
+    """One of several things a keyed value may mean (a postal code's districts): how it is
+    read in the pick list, and the data it sets when picked."""
+
+    label: str
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Validation:
     ok: bool
     value: str = ""
     vars: Mapping[str, str] = field(default_factory=dict)
+    # Several: the caller picks one (the node's ``pick`` prompt); one: its vars apply at once.
+    options: tuple[Option, ...] = ()
 
 
 Validator = Callable[[str], Validation]
@@ -151,6 +172,15 @@ def after_queue(flow: Flow, state: CallState, bridged: bool, ctx: Context) -> Ou
     return _enter(flow, replace(state, step=state.step + 1), ctx, to=node.after)
 
 
+def left_queue(flow: Flow, state: CallState, result: str, ctx: Context) -> Outcome:
+    """The caller is out of the queue without an agent: they chose to stop waiting or waited
+    too long (``leave``), or the queue is full or failed (``busy``). Neither is told the
+    centre is closed: that is the after-hours agent's message, and it would be untrue."""
+    node = flow.node(state.node)
+    target = node.leave if result == "leave" else node.busy
+    return goto(flow, state, target or flow.after_hours_agent, ctx)
+
+
 def goto(flow: Flow, state: CallState, node_id: str, ctx: Context) -> Outcome:
     """Move the call to ``node_id`` on the application's behalf (e.g. no agent can answer)."""
     return _enter(flow, replace(state, step=state.step + 1), ctx, to=node_id)
@@ -202,20 +232,79 @@ def _collect(flow: Flow, node: Node, state: CallState, given: CallerInput, ctx: 
         return repeat(state)
     if digits == AGENT_KEY:
         return _to_agent(flow, state, ctx, digits)
+    if node.unknown and digits in ("", UNKNOWN_KEY):
+        return _unknown(flow, node, state, ctx)
     if node.optional and (digits in ("", "#") or given.timed_out):
         skipped = Event("ivr_input", node.id, "skip")
         return _enter(flow, state, ctx, to=node.next, events=(skipped,))
-    validator = ctx.validators.get(node.validator or "")
-    checked = validator(digits) if validator else Validation(digits.isdecimal(), digits)
+    checked = _validate(node, digits, ctx)
     if not checked.ok:
         return _fail(flow, state, ctx, "ivr_invalid", _masked(node, digits))
     accepted = state.with_data(**checked.vars)
+    if len(checked.options) > 1 and node.pick:
+        picking = replace(accepted, confirming=checked.value, failures=0)
+        return Play(_pick_page(picking, checked.options, 0))
+    if checked.options:
+        accepted = accepted.with_data(**checked.options[0].vars)
     if node.confirm:
         return Play(replace(accepted, confirming=checked.value, failures=0))
     return _accept(flow, node, accepted, checked.value, ctx)
 
 
+def _validate(node: Node, digits: str, ctx: Context) -> Validation:
+    validator = ctx.validators.get(node.validator or "")
+    return validator(digits) if validator else Validation(digits.isdecimal(), digits)
+
+
+def _unknown(flow: Flow, node: Node, state: CallState, ctx: Context) -> Outcome:
+    """The caller does not know the value (or which place it is): go on, and say so in the
+    data (``<store>_unknown``) so whoever files the complaint flags it for an agent."""
+    store = node.store or node.id
+    known = _without_pick(state).with_data(**{f"{store}_unknown": "1"})
+    event = Event("ivr_input", node.id, "unknown")
+    return _enter(flow, known, ctx, to=node.next, events=(event,))
+
+
+def _pick_page(state: CallState, options: tuple[Option, ...], page: int) -> CallState:
+    """The state that reads page ``page`` of the options: "A กด 1 … B กด 4 (อื่น ๆ กด 9)"."""
+    per = PICK_PER_PAGE if len(options) <= PICK_PER_PAGE else PICK_PER_PAGE - 1
+    shown = options[page * per : (page + 1) * per]
+    spoken = [f"{option.label} กด {i}" for i, option in enumerate(shown, start=1)]
+    if len(options) > per:
+        spoken.append(f"อำเภออื่น กด {MORE_KEY}")
+    return state.with_data(**{PICK_PAGE: str(page), CHOICES: " ".join(spoken)})
+
+
+def _without_pick(state: CallState) -> CallState:
+    data = {k: v for k, v in state.data.items() if k not in (PICK_PAGE, CHOICES)}
+    return replace(state, data=data, confirming=None)
+
+
+def _pick(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -> Outcome:
+    """The caller picks one of the places a value names, by its key."""
+    options = _validate(node, state.confirming or "", ctx).options
+    page = int(state.data.get(PICK_PAGE, "0"))
+    per = PICK_PER_PAGE if len(options) <= PICK_PER_PAGE else PICK_PER_PAGE - 1
+    shown = options[page * per : (page + 1) * per]
+    if key == REPEAT_KEY:
+        return Play(state)
+    if key == AGENT_KEY:
+        return _to_agent(flow, _without_pick(state), ctx, key)
+    if key in ("", UNKNOWN_KEY) and node.unknown:  # "#" alone reaches the action empty
+        return _unknown(flow, node, state, ctx)
+    if key == MORE_KEY and len(options) > per:
+        following = page + 1 if (page + 1) * per < len(options) else 0
+        return Play(_pick_page(replace(state, failures=0), options, following))
+    if key.isdecimal() and 1 <= int(key) <= len(shown):
+        value = state.confirming or ""
+        picked = _without_pick(state).with_data(**shown[int(key) - 1].vars)
+        return _accept(flow, node, picked, value, ctx)
+    return _fail(flow, state, ctx, "ivr_invalid", key, generic=True)
+
+
 def _confirm(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -> Outcome:
+    if PICK_PAGE in state.data:
+        return _pick(flow, node, state, key, ctx)
     value = state.confirming or ""
     if key == CONFIRM_YES:
         return _accept(flow, node, replace(state, confirming=None), value, ctx)
@@ -230,7 +319,9 @@ def _confirm(flow: Flow, node: Node, state: CallState, key: str, ctx: Context) -
 
 def _accept(flow: Flow, node: Node, state: CallState, value: str, ctx: Context) -> Outcome:
     event = Event("ivr_input", node.id, _masked(node, value))
-    stored = state.with_data(**{node.store or node.id: value})
+    store = node.store or node.id
+    known = {f"{store}_unknown": ""} if node.unknown else {}  # a correction forgets "unknown"
+    stored = state.with_data(**{store: value}, **known)
     return _enter(flow, stored, ctx, to=node.next, events=(event,))
 
 
@@ -304,8 +395,11 @@ def _fail(
     if strikes >= flow.max_total_failures:
         return _enter(flow, state, ctx, to=flow.give_up, events=(event,))
     if failures >= flow.max_failures:
+        agent = _agent(flow, state)
+        if agent == state.node:  # the agents' own menu (after hours): going round is a loop
+            return _enter(flow, state, ctx, to=flow.give_up, events=(event,))
         notice = () if state.after_hours else (flow.transfer_notice,)
-        return _enter(flow, state, ctx, to=_agent(flow, state), lead_in=notice, events=(event,))
+        return _enter(flow, state, ctx, to=agent, lead_in=notice, events=(event,))
     node = flow.node(state.node)
     own = None if generic else node.invalid
     sorry = flow.no_input if kind == "ivr_no_input" else (own or flow.invalid)
@@ -344,6 +438,8 @@ def _masked(node: Node, value: str) -> str:
 def _is_open(flow: Flow, ctx: Context) -> bool:
     hours = flow.hours
     local = ctx.now.astimezone(ZoneInfo(hours.timezone))
-    if local.weekday() not in hours.days or local.date() in ctx.holidays:
+    if local.weekday() not in hours.days or (
+        hours.holidays_closed and local.date() in ctx.holidays
+    ):
         return False
     return hours.open <= local.time() < hours.close

@@ -30,7 +30,9 @@ ACTION_VARS: Mapping[str, frozenset[str]] = {
     "lookup_center": frozenset({"center_name", "center_place"}),
 }
 RECORDING_PARTS = ("sid", "url", "duration")
-ALWAYS_VARS = frozenset({"queue_position"})  # filled in by the hold music of a queue
+# Filled in by the hold music of a queue, and by the engine when a value names several places.
+# ``hours`` and ``retention`` are filled in when the process starts (render.with_constants).
+ALWAYS_VARS = frozenset({"queue_position", "queue_wait", "choices", "hours", "retention"})
 
 MAX_MENU_OPTIONS = 5  # Thai voice rules: at most 5 options, 0 reaches an agent
 INTERACTIVE = frozenset({"menu", "collect", "survey", "record"})  # may fail to an agent
@@ -269,7 +271,7 @@ def _prompts(flow: Flow) -> Iterator[tuple[str | None, str, Prompt]]:
     yield None, "prompts.invalid", flow.invalid
     yield None, "prompts.to_agent", flow.transfer_notice
     for node in flow.nodes.values():
-        for name in ("prompt", "invalid", "confirm", "hold"):
+        for name in ("prompt", "invalid", "confirm", "pick", "hold"):
             yield node.id, "say" if name == "prompt" else name, getattr(node, name)
 
 

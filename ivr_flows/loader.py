@@ -41,6 +41,8 @@ FIELDS: Mapping[str, frozenset[str]] = {
             "store",
             "optional",
             "confirm",
+            "pick",
+            "unknown",
             "next",
             "invalid",
         }
@@ -48,7 +50,9 @@ FIELDS: Mapping[str, frozenset[str]] = {
     "record": frozenset({"say", "audio", "store", "next", "max_length"}),
     "action": frozenset({"action", "next", "results"}),
     "hours": frozenset({"open", "closed"}),
-    "enqueue": frozenset({"say", "audio", "queue", "hold", "after"}),
+    "enqueue": frozenset(
+        {"say", "audio", "queue", "hold", "hold_audio", "after", "busy", "leave", "max_wait"}
+    ),
     "transfer": frozenset({"say", "audio", "number", "next", "timeout"}),
     "survey": frozenset({"say", "audio", "store", "next", "invalid"}),
     "hangup": frozenset({"say", "audio"}),
@@ -176,6 +180,8 @@ class _Builder:
             store=self._opt_text(body, "store", node_id),
             optional=self._flag(body, "optional", node_id),
             confirm=self._as_prompt(body.get("confirm"), node_id, "confirm"),
+            pick=self._as_prompt(body.get("pick"), node_id, "pick"),
+            unknown=self._flag(body, "unknown", node_id),
             max_length=self._int(body, "max_length", node_id, None, 5, 3600),
             action=self._opt_text(body, "action", node_id),
             results=self._results(body, node_id),
@@ -184,13 +190,18 @@ class _Builder:
             queue=self._opt_text(body, "queue", node_id),
             hold=self._as_prompt(body.get("hold"), node_id, "hold"),
             after=self._opt_text(body, "after", node_id),
+            hold_audio=self._opt_text(body, "hold_audio", node_id),
+            busy=self._opt_text(body, "busy", node_id),
+            leave=self._opt_text(body, "leave", node_id),
+            max_wait=self._int(body, "max_wait", node_id, None, 30, 3600),
             number=self._opt_text(body, "number", node_id),
             timeout=self._int(body, "timeout", node_id, 30, 5, 120) or 30,
         )
 
     def hours(self, raw: object) -> BusinessHours:
         if raw is None:
-            return BusinessHours(frozenset(range(7)), time(0, 0), time(23, 59, 59))
+            return BusinessHours(frozenset(range(7)), time(0, 0), time(23, 59, 59),
+                                 holidays_closed=False)  # fmt: skip
         if not isinstance(raw, dict):
             raise self.fail("must be a mapping with days, open and close", field="hours")
         self._no_unknown(raw, {"days", "open", "close", "timezone"}, None)

@@ -62,6 +62,8 @@ class Node:
     store: str | None = None
     optional: bool = False
     confirm: Prompt = Prompt()
+    pick: Prompt = Prompt()  # said when the value names several places: "{choices}" lists them
+    unknown: bool = False  # "#" alone (or silence) means "I do not know": go on without it
     # record
     max_length: int | None = None
     # action
@@ -73,14 +75,18 @@ class Node:
     # enqueue / transfer
     queue: str | None = None
     hold: Prompt = Prompt()
+    hold_audio: str | None = None  # played after the hold message, instead of a silent gap
     after: str | None = None
+    busy: str | None = None  # the queue is full or failed: no agent can take the call now
+    leave: str | None = None  # the caller keys 1 to stop waiting, or waited ``max_wait``
+    max_wait: int | None = None  # seconds in the queue before the caller is offered ``leave``
     number: str | None = None
     timeout: int = 30  # seconds a transfer rings before it gives up
 
     def targets(self) -> dict[str, str]:
         """Every node this one can lead to, keyed by what leads there (for the linter)."""
         found: dict[str, str] = {}
-        for name in ("next", "open", "closed", "after"):
+        for name in ("next", "open", "closed", "after", "busy", "leave"):
             value = getattr(self, name)
             if value:
                 found[name] = value
@@ -97,6 +103,8 @@ class BusinessHours:
     open: time
     close: time
     timezone: str = "Asia/Bangkok"
+    # A flow without ``hours`` is answered around the clock, public holidays included.
+    holidays_closed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,10 @@ class Element:
     def hangup(self) -> Element:
         return self._add("Hangup")
 
+    def leave(self) -> Element:
+        """Take a queued caller out of the queue (Twilio then calls the <Enqueue> action)."""
+        return self._add("Leave")
+
     def queue(self, name: str, **attrs: Value) -> Element:
         """A <Queue> noun inside <Dial>: bridge the queue's longest-waiting caller."""
         return self._add("Queue", name, **attrs)

@@ -139,3 +139,34 @@ def standin() -> Iterator[TwilioStandIn]:
     server = TwilioStandIn(ACCOUNT, AUTH_TOKEN).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def provincial_flow(tmp_path: Path) -> Path:
+    """The bundled flow with a provincial center's office hours: the national line has none
+    (it is answered around the clock), so after-hours calls are tested on this one."""
+    from ivr_flows.loader import flow_path
+
+    text = flow_path("1567").read_text(encoding="utf-8")
+    hours = 'hours: {days: [mon, tue, wed, thu, fri], open: "08:30", close: "16:30"}\n'
+    path = tmp_path / "provincial.yaml"
+    path.write_text(text.replace("max_failures: 2\n", "max_failures: 2\n" + hours), "utf-8")
+    return path
+
+
+@pytest.fixture
+def night_app(make_app: Callable[..., Flask], provincial_flow: Path) -> Flask:
+    """A provincial center's IVR at 22:00 on a Tuesday: no agent on shift."""
+    app = make_app(ivr_flow=str(provincial_flow))
+    runtime(app).clock = lambda: NIGHT
+    return app
+
+
+@pytest.fixture
+def night_phone(night_app: Flask) -> PhoneSimulator:
+    def checker(exchange: Exchange) -> None:
+        check_exchange(night_app, exchange, BASE_URL)
+
+    return PhoneSimulator(FlaskTransport(night_app.test_client()), base_url=BASE_URL,
+                          auth_token=AUTH_TOKEN, caller="+66812345678",
+                          media_base_url=TWILIO_STANDIN, check=checker)  # fmt: skip

@@ -60,6 +60,7 @@ class CallFiling:
         return TicketDraft(
             channel="phone",
             category_code=data.get("category", "other"),
+            description=data.get("description", ""),  # e.g. a note that the place is unknown
             caller_phone=self.caller,
             citizen_id=data.get("citizen_id"),
             province_code=data.get("province_code"),

@@ -344,9 +344,10 @@ class _Run:
             hold = self.phone.post(self.transcript, self.absolute(wait_url),
                                    self.params(QueuePosition="1", QueueTime="0",
                                                CurrentQueueSize="1"))  # fmt: skip
-            for child in parse_xml(hold.body):
-                if child.tag == "Say":
-                    self.hear(child.text or "")
+            for child in parse_xml(hold.body):  # the hold message may sit inside a Gather
+                for said in (child, *child) if child.tag == "Gather" else (child,):
+                    if said.tag == "Say":
+                        self.hear(said.text or "")
         action = self.absolute(verb.get("action", ""))
         if self.queue.live:
             return self.wait_for_agent(action)
@@ -586,7 +587,9 @@ class StepwiseCall:
         hold = self.phone.post(run.transcript, run.absolute(wait_url),
                                run.params(QueuePosition="1", QueueTime="0",
                                           CurrentQueueSize="1"))  # fmt: skip
-        return [line for child in parse_xml(hold.body) for line in _heard(child)]
+        return [line for child in parse_xml(hold.body)
+                for part in ((child, *child) if child.tag == "Gather" else (child,))
+                for line in _heard(part)]  # fmt: skip
 
     def _wait(
         self, progress: CallProgress, waiting: str, verbs: list[ET.Element], heard: list[str]

@@ -8,7 +8,7 @@ first message (``dedupe_key``), and lookups only read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -19,11 +19,12 @@ from hotline.calls.filing import CallFiling
 from hotline.calls.kinds import CallEventKind
 from hotline.calls.log import LogEntry
 from hotline.runtime import Runtime
-from ivr_flows.engine import ActionResult, CallState, Validation
+from ivr_flows.engine import ActionResult, CallState, Option, Validation
 from ivr_flows.thai import spoken_digits, thai_date
 from ticketing.citizen_id import normalize_citizen_id
 from ticketing.db.uow import UnitOfWork
 from ticketing.errors import TicketingError, ValidationError
+from ticketing.filing_at_once import FiledTicket
 from ticketing.locations import DistrictCandidate, districts_for_postal_code, province_choices
 from ticketing.models import Center, StatusChange, Ticket
 from ticketing.notify import queue_citizen_update
@@ -62,26 +63,30 @@ Action = Callable[[Runtime, CallState, CallInfo], ActionOutput]
 
 
 def validate_postal_code(digits: str) -> Validation:
+    """A postal code and every district it covers, each named with its province.
+
+    Every location key is set, empty where the code alone does not tell (a code spanning
+    provinces has no province until the caller picks a district): a corrected code must not
+    keep the first code's province or district.
+    """
     try:
         candidates = districts_for_postal_code(digits)
     except ValidationError:
         return Validation(False)
     if not candidates:
         return Validation(False)
-    return Validation(True, digits, _postal_vars(digits, candidates))
+    provinces = {c.province_code for c in candidates}
+    common = {"postal_code": digits, "postal_place": "", "district_code": "",
+              "province_code": provinces.pop() if len(provinces) == 1 else ""}  # fmt: skip
+    options = tuple(_district_option(c) for c in candidates)
+    return Validation(True, digits, common, options)
 
 
-def _postal_vars(postal_code: str, found: list[DistrictCandidate]) -> dict[str, str]:
-    provinces = list(dict.fromkeys(c.province_code for c in found))
-    districts = " หรือ".join(_district_label(c.district_name_th) for c in found[:3])
-    province = PROVINCE_NAMES.get(provinces[0], "") if len(provinces) == 1 else ""
-    place = f"{districts} {_province_label(provinces[0], province)}" if province else districts
-    values = {"postal_place": place.strip(), "postal_code": postal_code}
-    if len(provinces) == 1:
-        values["province_code"] = provinces[0]
-    if len(found) == 1:
-        values["district_code"] = found[0].district_code
-    return values
+def _district_option(found: DistrictCandidate) -> Option:
+    place = (f"{_district_label(found.district_name_th)} "
+             f"{_province_label(found.province_code, found.province_name_th)}")  # fmt: skip
+    return Option(place, {"postal_place": place, "district_code": found.district_code,
+                          "province_code": found.province_code})  # fmt: skip
 
 
 def _district_label(name: str) -> str:
@@ -141,8 +146,9 @@ def _grouped(digits: str, sizes: tuple[int, ...]) -> str:
 
 
 def ticket_digits(number: str) -> str:
-    """A ticket number as the caller hears it: year, serial and check digit, with pauses."""
-    return ", ".join(spoken_digits(part) for part in (number[:2], number[2:-1], number[-1]))
+    """A ticket number as the caller hears it: 3-3-4 like a phone number, with pauses (a longer
+    number puts its extra digits in the last group)."""
+    return _grouped(number, (3, 3, len(number) - 6))
 
 
 # Actions ----------------------------------------------------------------------------------
@@ -150,10 +156,48 @@ def ticket_digits(number: str) -> str:
 
 def file_ticket(rt: Runtime, state: CallState, call: CallInfo) -> ActionOutput:
     """File the complaint the caller just described (once per call, whatever is replayed)."""
-    filing = CallFiling(call.call_sid, call.caller, state.data, call.now)
-    ticket = rt.call_tickets.file_for_call(filing)
+    ticket = file_complaint(rt, call, state.data)
     data = {"ticket_number": ticket.number, "ticket_digits": ticket_digits(ticket.number)}
     return ActionOutput(ActionResult("ok", data), [filed_entry(call, ticket.number)])
+
+
+LOCATION_KEYS = ("province_code", "district_code", "subdistrict_code", "postal_code")
+LOCATION_UNKNOWN = "ยังไม่ทราบพื้นที่เกิดเหตุ: เจ้าหน้าที่กรุณาสอบถามผู้แจ้งและระบุพื้นที่"
+
+
+def complaint_data(data: Mapping[str, str]) -> dict[str, str]:
+    """The IVR's data as a complaint to file: a place the caller did not finish giving (no
+    province, or "don't know") is left out and flagged in the description for an agent."""
+    cleaned = {k: v for k, v in data.items() if v or k not in LOCATION_KEYS}
+    unknown = data.get("postal_code_unknown") == "1" or not data.get("district_code")
+    if not cleaned.get("province_code"):
+        for key in LOCATION_KEYS:
+            cleaned.pop(key, None)
+    if unknown and not cleaned.get("description"):
+        keyed = data.get("postal_code")
+        cleaned["description"] = LOCATION_UNKNOWN + (f" (รหัสไปรษณีย์ {keyed})" if keyed else "")
+    return cleaned
+
+
+def file_complaint(rt: Runtime, call: CallInfo, data: Mapping[str, str]) -> FiledTicket:
+    """File the caller's complaint whatever in it is refused: a recorded complaint is never
+    lost. A place the reference data refuses is dropped and flagged, then the citizen ID, then
+    the category; each try is its own transaction, so a refused one leaves nothing behind."""
+    tries = [complaint_data(data)]
+    without_place = {k: v for k, v in tries[0].items() if k not in LOCATION_KEYS}
+    without_place.setdefault("description", LOCATION_UNKNOWN)
+    tries.append(without_place)
+    tries.append({k: v for k, v in without_place.items() if k != "citizen_id"})
+    tries.append({**tries[-1], "category": "other"})
+    for attempt, values in enumerate(tries):
+        filing = CallFiling(call.call_sid, call.caller, values, call.now)
+        try:
+            return rt.call_tickets.file_for_call(filing, look_first=attempt > 0)
+        except ValidationError as exc:
+            if attempt == len(tries) - 1:
+                raise
+            log.warning("filing call %s again without what was refused: %s", call.call_sid, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def filed_entry(call: CallInfo, number: str) -> LogEntry:

@@ -13,7 +13,8 @@ from hotline.twilio.state import StateCodec
 from ivr_flows.engine import CallState, Play
 from ivr_flows.loader import load_flow
 from ivr_flows.model import Flow, Prompt
-from ivr_flows.render import Renderer, Voice
+from ivr_flows.render import Renderer, Voice, with_constants
+from ivr_flows.thai import spoken_hours, spoken_period
 
 
 class Urls:
@@ -54,6 +55,9 @@ class Urls:
     def wait(self, state: CallState) -> str:
         return self.to("wait", state)
 
+    def queue_key(self, state: CallState) -> str:
+        return self.to("queue-key", state)
+
     def audio(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
 
@@ -86,7 +90,7 @@ class Answers:
         self._marked = marked
         self._urls = urls
         self._plain = {name for name, node in renderer.flow.nodes.items()
-                       if _plain(node.prompt) and _plain(node.confirm)}  # fmt: skip
+                       if all(map(_plain, (node.prompt, node.confirm, node.pick)))}  # fmt: skip
         self._stored: dict[tuple[str, bool, tuple[Prompt, ...]], str] = {}
 
     def text(self, play: Play) -> str:
@@ -123,6 +127,8 @@ class Ivr:
 
 def build_ivr(settings: Settings) -> Ivr:
     flow = load_flow(settings.ivr_flow)
+    retention = spoken_period(settings.recording_retention_days)
+    flow = with_constants(flow, {"hours": spoken_hours(flow.hours), "retention": retention})
     codec = StateCodec(settings.secret_key)
     urls = Urls(settings.public_base_url, codec)
     voice = Voice(settings.tts_voice, settings.tts_language)

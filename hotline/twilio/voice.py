@@ -17,15 +17,16 @@ from typing import Any
 
 from config import Settings
 from hotline.calls.desk import note_queued
-from hotline.calls.filing import CallFiling
 from hotline.calls.kinds import CallEventKind
 from hotline.calls.log import ADDRESS_CHARS, DIRECTION_CHARS, STATUS_CHARS, LogEntry, clean_text
 from hotline.runtime import Runtime
-from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, filed_entry
+from hotline.twilio.actions import ACTIONS, VALIDATORS, CallInfo, file_complaint, filed_entry
 from hotline.twilio.router import Route, WebhookRequest
 from hotline.twilio.state import StateError
 from ivr_flows import engine
 from ivr_flows.engine import Act, CallerInput, CallState, Context, Event, Outcome, Play
+from ivr_flows.render import LEAVE_KEY
+from ivr_flows.thai import spoken_wait
 from ivr_flows.twiml import EMPTY_TWIML, Response
 from recordings.jobs import note_recording
 from ticketing.reference import cached_reference_data, reference_data
@@ -53,6 +54,7 @@ class VoiceWebhooks:
             # The caller is already queued: a failure only pauses the music (<Enqueue> is not
             # allowed in a waitUrl answer).
             "/twilio/wait": Route(self.wait, _hold_fallback),
+            "/twilio/queue-key": Route(self.queue_key, _hold_fallback),
             "/twilio/status": Route(self.status, empty),
             "/twilio/fallback": Route(self.fallback, apology),
         }
@@ -103,8 +105,7 @@ class VoiceWebhooks:
         }
         if status == "completed" and data.get("category"):
             # The caller may have hung up before the <Record> action filed the ticket.
-            filing = CallFiling(call.call_sid, call.caller, data, call.now)
-            ticket = rt.call_tickets.file_for_call(filing, look_first=True)
+            ticket = file_complaint(rt, call, data)
             self.writer.write([filed_entry(call, ticket.number)])
         note_recording(rt.uow(), sid, call.call_sid, status, data)
         return EMPTY_TWIML
@@ -122,18 +123,32 @@ class VoiceWebhooks:
             if after is not None:
                 return self._respond(call, after, key=f"queue:{state.step}", entries=entries)
         self.writer.write(entries)
-        if result in ("hangup", "bridged", "redirected", "leave"):
+        if result in ("hangup", "bridged", "redirected"):
             return EMPTY_TWIML
-        # queue-full, error, system-error: no agent can take the call; offer what still works.
-        outcome = engine.goto(ivr.flow, state, ivr.flow.after_hours_agent, _context(rt, call))
+        # leave (the caller's key, or the longest wait), queue-full, error, system-error: no
+        # agent will take the call now; offer what still works.
+        outcome = engine.left_queue(ivr.flow, state, result, _context(rt, call))
         return self._respond(call, outcome, key=f"queue:{state.step}", entries=[])
 
     def wait(self, request: WebhookRequest) -> str:
-        """Hold messages for a queued caller, with their place in the queue."""
-        state = self._state(request)
-        position = request.form.get("QueuePosition", "")
+        """Hold messages for a queued caller: their place, the estimated wait, how to stop
+        waiting; past the node's ``max_wait`` the caller is taken out of the queue."""
+        state, form = self._state(request), request.form
         node = self.ivr.flow.node(state.node)
-        return str(self.ivr.renderer.hold(node, {**state.data, "queue_position": position}))
+        waited = _int(form.get("QueueTime")) or 0
+        if node.leave and node.max_wait and waited >= node.max_wait:
+            return str(self.ivr.renderer.leave_queue())
+        heard = {**state.data, "queue_position": form.get("QueuePosition", ""),
+                 "queue_wait": spoken_wait(_int(form.get("AvgQueueTime")))}  # fmt: skip
+        return str(self.ivr.renderer.hold(node, state, heard))
+
+    def queue_key(self, request: WebhookRequest) -> str:
+        """A key pressed on hold: the leave key takes the caller out of the queue (Twilio then
+        calls the queue-result URL with ``leave``); any other key, the hold goes on."""
+        self._state(request)  # a forged or another call's token gets no <Leave>
+        if request.form.get("Digits", "") == LEAVE_KEY:
+            return str(self.ivr.renderer.leave_queue())
+        return self.wait(request)
 
     def status(self, request: WebhookRequest) -> str:
         """Call progress from Twilio; closes the call. Replies with empty TwiML, whatever
@@ -160,7 +175,7 @@ class VoiceWebhooks:
         """Used when anything fails: apologise and put the caller through to agents."""
         try:
             ivr = self.ivr
-            agent_state = CallState(node=ivr.flow.agent)
+            agent_state = CallState(node=ivr.flow.agent, call=request.call_sid or "")
             action = ivr.urls.queue_result(agent_state)
             response = ivr.renderer.apology(APOLOGY, ivr.queue_name, action)
             if request.call_sid:  # show the caller in the agents' live queue too
@@ -189,6 +204,8 @@ class VoiceWebhooks:
             outcome = engine.resume(ivr.flow, outcome.state, done.result, _context(rt, call))
         events.extend(outcome.events)
         play = replace(outcome, lead_in=(*spoken, *outcome.lead_in)) if spoken else outcome
+        if play.state.call != call.call_sid:  # the call's first state: bind it to the call
+            play = replace(play, state=replace(play.state, call=call.call_sid))
         play = self._with_queue_time(play, call)
         collected.extend(_event_entries(call, key, events))
         self.writer.write(collected)
@@ -219,12 +236,13 @@ class VoiceWebhooks:
     def _state(self, request: WebhookRequest) -> CallState:
         token = request.args.get("s", "")
         try:
-            state = self.ivr.codec.decode(token)
+            state = self.ivr.codec.decode(token, request.form.get("CallSid", ""))
         except StateError:
             log.warning("refused an IVR state token that is forged, corrupted or expired")
             raise
         if state.node not in self.ivr.flow.nodes:  # a flow deployed mid-call dropped this node
-            return CallState(node=self.ivr.flow.start, step=state.step, data=state.data)
+            return replace(CallState(node=self.ivr.flow.start), step=state.step, data=state.data,
+                           call=state.call, since=state.since)  # fmt: skip
         return state
 
 

@@ -1,4 +1,4 @@
-"""`hotline flows check` and `hotline flows graph`, run the way a flow editor runs them."""
+"""`hotline flows check`, `graph` and `burden`, run the way a flow editor runs them."""
 
 from __future__ import annotations
 
@@ -110,3 +110,18 @@ def test_graph_of_a_broken_file_fails(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(main, ["flows", "graph", str(write(tmp_path, "- not a flow\n"))])
     assert result.exit_code == 1
     assert "flow.yaml: the file must hold a mapping" in result.output
+
+
+def test_burden_prints_a_row_per_goal_of_the_bundled_flow(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["flows", "burden"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1567.yaml: caller burden")
+    for goal in ("| complaint | office hours |", "| follow-up |", "| information |",
+                 "| a person | office hours |", "| a person | after hours |"):  # fmt: skip
+        assert goal in result.output
+
+
+def test_burden_of_a_broken_file_shows_the_schema_error(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(main, ["flows", "burden", str(write(tmp_path, "name: x\n"))])
+    assert result.exit_code == 1
+    assert "flow.yaml" in result.output

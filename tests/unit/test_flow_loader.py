@@ -67,8 +67,9 @@ def test_the_bundled_1567_flow_loads() -> None:
         "agents_closed",
     )
     assert {node.kind for node in flow.nodes.values()} == set(NODE_KINDS) - {"transfer"}
-    assert flow.hours.open == time(8, 30) and flow.hours.close == time(16, 30)
-    assert flow.hours.days == frozenset(range(5))
+    # agents answer the national line around the clock (#17): no hours, always open
+    assert flow.hours.open == time(0, 0) and flow.hours.close >= time(23, 59)
+    assert flow.hours.days == frozenset(range(7))
     assert flow.node("complaint_category").options["1"].sets == {"category": "land"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from ivr_flows.engine import (
     Validation,
 )
 from ivr_flows.loader import load_flow, parse_flow
-from ivr_flows.model import Flow, Prompt
+from ivr_flows.model import BusinessHours, Flow, Prompt
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 OPEN_NOW = datetime(2026, 11, 24, 10, 0, tzinfo=BANGKOK)  # a Tuesday, in business hours
@@ -372,10 +372,11 @@ def test_strikes_over_the_call_end_it_at_give_up(flow: Flow) -> None:
     for _ in range(5):
         state = play(engine.handle(flow, state, SILENCE, CTX_NIGHT)).state
         nodes.append(state.node)
-    assert nodes == ["night", "closed_agent", "closed_agent", "closed_agent", "closed_agent"]
-    assert state.strikes == 5
-    last = play(engine.handle(flow, state, SILENCE, CTX_NIGHT))
-    assert last.state == CallState(node="bye", step=6, after_hours=True, strikes=6)
+    # The agents' own menu does not send a failing caller round to itself (#17): goodbye.
+    assert nodes == ["night", "closed_agent", "closed_agent", "bye", "bye"]
+    at_agent = CallState(node="closed_agent", step=2, failures=1, after_hours=True, strikes=2)
+    last = play(engine.handle(flow, at_agent, SILENCE, CTX_NIGHT))
+    assert last.state == CallState(node="bye", step=3, after_hours=True, strikes=3)
     assert last.lead_in == ()
     assert last.events == (Event("ivr_no_input", "closed_agent"), *entered("bye"))
 
@@ -752,7 +753,15 @@ def test_input_on_a_node_that_expects_none_plays_it_again(flow: Flow, node: str)
 
 @pytest.fixture(scope="module")
 def flow_1567() -> Flow:
-    return load_flow("1567")
+    """The bundled flow with a provincial center's office hours (the national line has none)."""
+    flow = load_flow("1567")
+    return replace(flow, hours=BusinessHours(frozenset(range(5)), time(8, 30), time(16, 30)))
+
+
+@pytest.mark.parametrize("now", [OPEN_NOW, NIGHT, datetime(2026, 11, 28, 3, 0, tzinfo=BANGKOK)])
+def test_the_national_line_reaches_the_main_menu_at_any_hour(now: datetime) -> None:
+    out = play(engine.start(load_flow("1567"), Context(now=now)))
+    assert out.state.node == "main_menu" and not out.state.after_hours
 
 
 def test_bundled_flow_in_business_hours_reaches_the_main_menu(flow_1567: Flow) -> None:
@@ -762,8 +771,10 @@ def test_bundled_flow_in_business_hours_reaches_the_main_menu(flow_1567: Flow) -
         flow_1567.node("greeting").prompt,
         flow_1567.node("privacy_notice").prompt,
     )
-    assert out.lead_in[0].text == "สวัสดีค่ะ ศูนย์ดำรงธรรม กระทรวงมหาดไทย ยินดีให้บริการค่ะ"
-    assert out.lead_in[1].text.startswith("การสนทนานี้อาจมีการบันทึกเสียง")
+    assert out.lead_in[0].text == "ศูนย์ดำรงธรรม สวัสดีค่ะ"
+    # why it is recorded and for how long (filled from RECORDING_RETENTION_DAYS at start-up)
+    assert out.lead_in[1].text.startswith("เพื่อดำเนินการเรื่องของท่าน ระบบจะบันทึกเสียง")
+    assert "{retention}" in out.lead_in[1].text
     assert out.events == entered("greeting", "privacy_notice", "office_hours", "main_menu")
 
 
@@ -802,9 +813,78 @@ def test_bundled_flow_complaint_path(flow_1567: Flow) -> None:
         "category": "land",
         "postal_place": "พระนคร",
         "postal_code": "10200",
+        "postal_code_unknown": "",
         "recording_sid": "RE9",
     }
     filed = play(engine.resume(flow_1567, filing.state, ActionResult("ok"), ctx))
-    assert filed.state.node == "sms_offer"
-    assert filed.lead_in == (flow_1567.node("ticket_filed").prompt,)
+    assert filed.state.node == "sms_offer"  # its prompt holds the number, so * repeats it
+    assert "{ticket_digits}" in flow_1567.node("sms_offer").prompt.text
+    assert filed.lead_in == ()
     assert filed.state.step == 7
+
+
+# picking one of several places, and "don't know" ---------------------------------------------
+
+PICK_YAML = """\
+name: pick
+start: where
+agent: agent
+give_up: bye
+prompts: {no_input: "ไม่ได้ยินค่ะ", invalid: "กดไม่ถูกต้องค่ะ", to_agent: "โอนสายค่ะ"}
+nodes:
+  agent: {kind: enqueue, say: "รอค่ะ", queue: agents}
+  bye: {kind: hangup, say: "สวัสดีค่ะ"}
+  where:
+    kind: collect
+    say: "กดรหัสค่ะ"
+    validator: postal_code
+    store: postal_code
+    unknown: true
+    pick: "มีหลายอำเภอ {choices} ค่ะ"
+    confirm: "พื้นที่{postal_place} กด 1 ค่ะ"
+    next: bye
+"""
+
+
+def places(count: int) -> Validation:
+    options = tuple(engine.Option(f"อำเภอ{i}", {"district_code": f"d{i}", "postal_place": f"ที่{i}"})
+                    for i in range(1, count + 1))  # fmt: skip
+    return Validation(True, "11111", {"postal_code": "11111", "district_code": ""}, options)
+
+
+def pick_ctx(count: int) -> Context:
+    return Context(now=OPEN_NOW, validators={"postal_code": lambda _digits: places(count)})
+
+
+def test_several_places_are_read_as_a_menu_and_each_can_be_picked() -> None:
+    flow, ctx = parse_flow(PICK_YAML, "pick.yaml"), pick_ctx(4)
+    asked = play(engine.handle(flow, CallState(node="where"), keys("11111"), ctx))
+    assert asked.state.data["choices"] == "อำเภอ1 กด 1 อำเภอ2 กด 2 อำเภอ3 กด 3 อำเภอ4 กด 4"
+    picked = play(engine.handle(flow, asked.state, keys("4"), ctx))
+    assert picked.state.node == "bye"
+    assert picked.state.data["district_code"] == "d4"
+    assert "choices" not in picked.state.data and engine.PICK_PAGE not in picked.state.data
+
+
+def test_more_than_five_places_are_read_four_at_a_time_with_9_for_the_rest() -> None:
+    flow, ctx = parse_flow(PICK_YAML, "pick.yaml"), pick_ctx(7)
+    first = play(engine.handle(flow, CallState(node="where"), keys("11111"), ctx))
+    assert first.state.data["choices"].endswith("อำเภอ4 กด 4 อำเภออื่น กด 9")
+    second = play(engine.handle(flow, first.state, keys("9"), ctx))
+    assert second.state.data["choices"].startswith("อำเภอ5 กด 1")
+    assert (
+        play(engine.handle(flow, second.state, keys("3"), ctx)).state.data["district_code"] == "d7"
+    )
+    again = play(engine.handle(flow, second.state, keys("9"), ctx))  # back to the first page
+    assert again.state.data["choices"] == first.state.data["choices"]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_hash_alone_or_in_the_pick_list_means_the_caller_does_not_know(count: int) -> None:
+    flow, ctx = parse_flow(PICK_YAML, "pick.yaml"), pick_ctx(count)
+    unknown = play(engine.handle(flow, CallState(node="where"), keys(""), ctx))
+    assert unknown.state.node == "bye" and unknown.state.data["postal_code_unknown"] == "1"
+    asked = play(engine.handle(flow, CallState(node="where"), keys("11111"), ctx))
+    answer = "1" if count == 1 else "#"  # one place is confirmed, several are picked
+    done = play(engine.handle(flow, asked.state, keys(answer), ctx))
+    assert done.state.data["postal_code_unknown"] == ("" if count == 1 else "1")

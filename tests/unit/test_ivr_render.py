@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -85,6 +86,9 @@ class FakeUrls:
 
     def wait(self, state: CallState) -> str:
         return f"{BASE}/wait?n={state.node}&k={state.step}"
+
+    def queue_key(self, state: CallState) -> str:
+        return f"{BASE}/queue-key?n={state.node}&k={state.step}"
 
     def audio(self, path: str) -> str:
         return f"https://x/audio/{path}"
@@ -269,7 +273,7 @@ def test_record_says_records_then_redirects(renderer: Renderer) -> None:
                 "action": step("rec", 7),
                 "method": "POST",
                 "maxLength": "120",
-                "timeout": "5",
+                "timeout": "10",  # a slow speaker pauses to think (#17)
                 "finishOnKey": "#",
                 "playBeep": "true",
                 "recordingStatusCallback": f"{BASE}/recording?n=rec&k=7",
@@ -328,12 +332,19 @@ def test_hangup_says_goodbye_and_hangs_up(renderer: Renderer) -> None:
 # prompts -----------------------------------------------------------------------------------
 
 
-def test_lead_in_prompts_come_first(renderer: Renderer) -> None:
+def test_lead_in_prompts_come_first_inside_the_gather(renderer: Renderer) -> None:
+    """Was: the greeting and the notice were said before the Gather, so no key (not even 0)
+    worked during them."""
     outcome = Play(CallState(node="main", step=1), lead_in=(Prompt("สวัสดีค่ะ"), Prompt("บันทึกเสียงค่ะ")))
     children = tree_of(renderer.play(outcome))
-    assert [child[0] for child in children] == ["Say", "Say", "Gather", "Redirect"]
-    assert children[:2] == [say("สวัสดีค่ะ"), say("บันทึกเสียงค่ะ")]
-    assert children[2][3] == [say("เมนูหลักค่ะ")]
+    assert [child[0] for child in children] == ["Gather", "Redirect"]
+    assert children[0][3] == [say("สวัสดีค่ะ"), say("บันทึกเสียงค่ะ"), say("เมนูหลักค่ะ")]
+
+
+def test_lead_in_before_a_recording_stays_outside(renderer: Renderer, flow: Flow) -> None:
+    record = next(n for n, node in flow.nodes.items() if node.kind == "record")
+    children = tree_of(renderer.play(Play(CallState(node=record), lead_in=(Prompt("ก่อนค่ะ"),))))
+    assert children[0] == say("ก่อนค่ะ")
 
 
 def test_empty_lead_in_prompts_are_skipped(renderer: Renderer) -> None:
@@ -387,11 +398,23 @@ def test_custom_voice_is_used_everywhere(flow: Flow) -> None:
 
 
 def test_hold_fills_the_queue_position_and_pauses(renderer: Renderer, flow: Flow) -> None:
-    twiml = renderer.hold(flow.node("agent"), {"queue_position": "3"})
+    twiml = renderer.hold(flow.node("agent"), CallState(node="agent"), {"queue_position": "3"})
     assert tree_of(twiml) == [
         say("ท่านอยู่ลำดับที่ 3 ค่ะ"),
         ("Pause", {"length": "20"}, "", []),
     ]
+
+
+def test_hold_with_a_way_out_speaks_inside_a_gather_and_plays_the_hold_audio(
+    renderer: Renderer, flow: Flow
+) -> None:
+    node = replace(flow.node("agent"), leave="bye", hold_audio="hold/music.mp3")
+    twiml = renderer.hold(node, CallState(node="agent", step=4), {"queue_position": "2"})
+    [(tag, attrs, _text, children)] = tree_of(twiml)
+    assert tag == "Gather" and attrs["action"] == f"{BASE}/queue-key?n=agent&k=4"
+    assert attrs["numDigits"] == "1" and int(attrs["timeout"]) <= 10
+    assert [c[0] for c in children] == ["Say", "Play"]
+    assert str(renderer.leave_queue()).endswith("<Response><Leave /></Response>")
 
 
 def test_apology_says_sorry_and_enqueues(renderer: Renderer) -> None:

@@ -44,7 +44,8 @@ def test_every_node_renders_the_same_document_as_twilios_library(flow: Flow) -> 
                 checked += 1
         node = flow.node(name)
         if node.kind == "enqueue":
-            assert str(fast.hold(node, AWKWARD)) == str(reference.hold(node, AWKWARD))
+            state = CallState(node=name)
+            assert str(fast.hold(node, state, AWKWARD)) == str(reference.hold(node, state, AWKWARD))
     assert checked == 4 * len(rendered) > 0
 
 

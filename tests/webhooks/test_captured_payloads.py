@@ -240,16 +240,11 @@ def test_a_caller_who_hangs_up_in_the_queue_is_an_abandon(
 def test_a_full_queue_offers_what_still_works(voice_app: Flask, database: Database) -> None:
     call = enqueued(voice_app)
     answer = call.post(call.next_url("Enqueue"), "queue/action_queue_full")
-    assert "Gather" in answer.verbs and "ฝากเรื่องร้องเรียน กด 1" in answer.said
+    assert "Gather" in answer.verbs and "ฝากเรื่องด้วยเสียง กด 1" in answer.said
     assert ("queue_error", "to_agent", "queue-full") in event_kinds(database, SID)
     replay(voice_app, database, answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a full queue (or a Twilio system-error) in office hours goes to the "
-    "flow's after_hours_agent node, whose prompt says the centre is closed (นอกเวลาทำการ)",
-)
 @pytest.mark.parametrize("result", ["queue-full", "system-error"])
 def test_a_full_queue_in_office_hours_does_not_say_the_centre_is_closed(
     voice_app: Flask, result: str
@@ -257,6 +252,37 @@ def test_a_full_queue_in_office_hours_does_not_say_the_centre_is_closed(
     call = enqueued(voice_app)
     answer = call.post(call.next_url("Enqueue"), "queue/action_queue_full", QueueResult=result)
     assert "นอกเวลาทำการ" not in answer.said, answer.said
+    assert "เจ้าหน้าที่ไม่ว่างทุกสาย" in answer.said
+
+
+def test_the_hold_is_not_silence_and_gives_the_estimated_wait(voice_app: Flask) -> None:
+    """Was: "ขณะนี้ท่านอยู่ในลำดับที่ 1", then 20 s of silence, repeated, with no way out."""
+    call = enqueued(voice_app)
+    answer = call.post(call.next_url("Enqueue", "waitUrl"), "queue/wait", AvgQueueTime="150")
+    assert answer.verbs == ["Gather"], answer.body  # the message is said inside the Gather
+    assert "เวลารอโดยประมาณ 3 นาที" in answer.said and "ไม่ต้องการรอ กด 1" in answer.said
+    gather = next(answer.elements("Gather"))
+    assert int(gather.get("timeout", "0")) <= 10 and gather.get("numDigits") == "1"
+
+
+def test_a_key_on_hold_leaves_the_queue_for_the_offer(voice_app: Flask, database: Database) -> None:
+    call = enqueued(voice_app)
+    enqueue_action = call.next_url("Enqueue")
+    call.post(call.next_url("Enqueue", "waitUrl"), "queue/wait")
+    other = call.post(call.next_url("Gather"), "queue/wait", Digits="5")
+    assert "Leave" not in other.verbs and "ลำดับที่" in other.said
+    left = call.post(call.next_url("Gather"), "queue/wait", Digits="1")
+    assert left.verbs == ["Leave"]
+    offer = call.post(enqueue_action, "queue/action_queue_full", QueueResult="leave")
+    assert "ฝากเรื่องด้วยเสียง กด 1" in offer.said and "นอกเวลาทำการ" not in offer.said
+    assert ("queue_error", "to_agent", "leave") in event_kinds(database, SID)
+
+
+def test_the_longest_wait_takes_the_caller_out_of_the_queue(voice_app: Flask) -> None:
+    call = enqueued(voice_app)
+    wait_url = call.next_url("Enqueue", "waitUrl")
+    assert "Leave" not in call.post(wait_url, "queue/wait", QueueTime="599").verbs
+    assert call.post(wait_url, "queue/wait", QueueTime="600").verbs == ["Leave"]
 
 
 # sms/ ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from hotline.calls.models import Call
 from hotline.runtime import runtime
 from hotline.twilio.ivr import Ivr
 from ivr_flows.engine import CallState
+from ivr_flows.render import fill
 from tests.voice import AUTH_TOKEN, BASE_URL, call_row, count, event_kinds
 from tests.webhooks.payloads import fixture_names, payload, said, signed_post, verbs
 from ticketing.db.engine import Database
@@ -91,7 +93,7 @@ def post_step(app: Flask, state: CallState, timed_out: bool = False, digits: str
     """Keys on a node's <Gather> (a Gather action), or, with no digits, what Twilio posts to
     the <Redirect> after it (the standard parameters alone)."""
     ivr: Ivr = runtime(app).ivr
-    url = ivr.urls.step(state, timed_out=timed_out)
+    url = ivr.urls.step(replace(state, call=SID), timed_out=timed_out)
     if digits is None:
         return signed_post(app.test_client(), url, payload("voice/redirect"))
     keyed = payload("voice/gather_digits", Digits=digits, FinishedOnKey="" if digits else "#")
@@ -106,8 +108,10 @@ def test_every_menu_asks_again_then_reaches_an_agent(
     def fail(state: CallState):  # type: ignore[no-untyped-def]
         if failure == "silence":
             return post_step(voice_app, state, timed_out=True)
-        return post_step(voice_app, state, digits="9")
+        return post_step(voice_app, state, digits=wrong)
 
+    options = runtime(voice_app).ivr.flow.node(node).options
+    wrong = next(key for key in "98765" if key not in options)
     first = fail(CallState(node=node))
     assert first.status_code == 200 and "Gather" in verbs(first.get_data(as_text=True))
     assert "ขออภัยค่ะ" in said(first.get_data(as_text=True))
@@ -115,18 +119,17 @@ def test_every_menu_asks_again_then_reaches_an_agent(
     body = second.get_data(as_text=True)
     assert "Enqueue" in verbs(body), f"{node}: {body}"
     expected = "ivr_no_input" if failure == "silence" else "ivr_invalid"
-    assert (expected, node, None if failure == "silence" else "9") in event_kinds(database, SID)
+    assert (expected, node, None if failure == "silence" else wrong) in event_kinds(database, SID)
 
 
 @pytest.mark.parametrize("node", node_ids(("menu",)))
 def test_every_menu_repeats_on_star_and_reaches_an_agent_on_zero(
     voice_app: Flask, node: str
 ) -> None:
-    from ivr_flows.loader import load_flow
-
     repeated = post_step(voice_app, CallState(node=node), digits="*").get_data(as_text=True)
     assert "Gather" in verbs(repeated)
-    assert said(repeated) == load_flow("1567").node(node).prompt.text  # no apology, no lead-in
+    flow = runtime(voice_app).ivr.flow  # the hours and retention filled in
+    assert said(repeated) == fill(flow.node(node).prompt.text, {})  # no apology, no lead-in
     assert "Enqueue" in verbs(
         post_step(voice_app, CallState(node=node), digits="0").get_data(as_text=True)
     )
@@ -165,6 +168,33 @@ def test_a_forged_state_token_gets_an_apology_not_an_error(
     assert verbs(response.get_data(as_text=True)) == ["Say", "Enqueue"]
     # The apologised-to caller waits like any other: the agents' live queue shows them.
     assert count(database, QueueEntry) == 1
+
+
+@pytest.mark.parametrize(
+    ("node", "digits"),
+    [("main_menu", "1"), ("postal_code", "31110"), ("postal_code", "50200"), ("main_menu", "9")],
+)
+def test_a_replayed_step_answers_the_same_bytes(voice_app: Flask, node: str, digits: str) -> None:
+    """Twilio retries a webhook it got no answer to: the retry must get the very same TwiML
+    (the sealed state in its URLs included), whichever worker answers it."""
+    ivr: Ivr = runtime(voice_app).ivr
+    url = ivr.urls.step(CallState(node=node, step=3, call=SID))
+    keyed = payload("voice/gather_digits", Digits=digits)
+    first = signed_post(voice_app.test_client(), url, keyed).get_data(as_text=True)
+    again = signed_post(voice_app.test_client(), url, keyed).get_data(as_text=True)
+    assert "s=" in first and first == again
+
+
+def test_a_state_sealed_for_another_call_gets_the_apology(
+    voice_app: Flask, database: Database
+) -> None:
+    ivr: Ivr = runtime(voice_app).ivr
+    data = {"ticket_query": "6900030162", "verify_citizen_id": "1101700207030"}
+    url = ivr.urls.step(CallState(node="main_menu", step=3, data=data, call="CA" + "9" * 32))
+    response = signed_post(voice_app.test_client(), url, payload("voice/gather_digits", Digits="2"))
+    assert response.status_code == 200
+    assert verbs(response.get_data(as_text=True)) == ["Say", "Enqueue"]
+    assert "ระบบขัดข้อง" in said(response.get_data(as_text=True))
 
 
 # Status callbacks -------------------------------------------------------------------------------
@@ -286,7 +316,7 @@ def test_the_recording_callback_alone_files_the_ticket(
     """The <Record> action never came (the caller hung up mid-request): the callback files it."""
     ivr: Ivr = runtime(voice_app).ivr
     data = {"category": "drugs", "postal_code": "10200", "province_code": "10"}
-    url = ivr.urls.recording_status(CallState(node="record_complaint", data=data))
+    url = ivr.urls.recording_status(CallState(node="record_complaint", data=data, call=SID))
     recording = payload("recording/status_completed")
     for _ in range(2):  # and a replay of it files nothing more
         response = signed_post(voice_app.test_client(), url, recording)

@@ -31,6 +31,7 @@ ATTRIBUTES: dict[str, set[str]] = {
     "Dial": {"action", "method", "timeout", "record", "recordingStatusCallback", "callerId"},
     "Queue": {"url", "method"},
     "Hangup": set(),
+    "Leave": set(),
 }  # fmt: skip
 CHILDREN = {"Gather": {"Say", "Play", "Pause"}, "Dial": {"Number", "Queue", "Client"}}
 URL_ATTRIBUTES = {"action", "waitUrl", "recordingStatusCallback", "url"}
