@@ -88,7 +88,7 @@ def staffed_server(
     """``live_server`` with agents on duty around the clock, so pressing 0 reaches the queue
     whenever the test runs: the demo's flow with its hours widened, and no holidays."""
     flow = yaml.safe_load(flow_path("1567").read_text(encoding="utf-8"))
-    flow["hours"].update(days=list(WEEK), open="00:00", close="23:59")
+    flow.setdefault("hours", {}).update(days=list(WEEK), open="00:00", close="23:59")
     path = tmp_path_factory.mktemp("flow") / "always_open.yaml"
     path.write_text(yaml.safe_dump(flow, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("IVR_FLOW", str(path))
