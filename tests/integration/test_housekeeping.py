@@ -12,7 +12,6 @@ import redis
 from flask import Flask
 
 import hotline.background.worker as worker
-import hotline.metrics.service as metrics_service
 from config.redis_keys import HOUSEKEEPING_FAILURES
 from hotline.background.worker import FAILING_AFTER_ROUNDS, Housekeeper
 from recordings.models import Recording
@@ -54,7 +53,7 @@ def test_a_failing_sweep_stops_no_other_task_and_shows_on_readyz(
     a_malformed_recording_from_before_the_edge_check(database)
     ran: list[str] = []
     monkeypatch.setattr(worker, "check_deadlines", lambda rt: ran.append("deadlines"))
-    monkeypatch.setattr(metrics_service, "refresh_rollups", lambda rt, **kw: ran.append("metrics"))
+    monkeypatch.setattr(worker, "refresh_rollups", lambda rt, **kw: ran.append("metrics"))
     housekeeper = Housekeeper(worker_app)
     for _ in range(FAILING_AFTER_ROUNDS):
         all_due(redis_client)
