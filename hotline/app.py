@@ -17,6 +17,7 @@ from config.logging import configure_logging, request_id_var
 from hotline.api.open311 import init_open311
 from hotline.api.v1 import init_api
 from hotline.auth import init_auth
+from hotline.channels.line_webhook import init_line
 from hotline.console.desk import bp as desk_bp
 from hotline.console.home import bp as console_bp
 from hotline.console.ticket_list import bp as tickets_bp
@@ -84,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     init_live(app)
     init_api(app)
     init_open311(app)
+    init_line(app)
     init_simulator_media(app)
     init_simulator(app)
     init_training(app)
