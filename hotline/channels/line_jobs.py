@@ -41,6 +41,7 @@ from recordings.storage import make_store
 from ticketing.audit import record_audit
 from ticketing.db.base import utcnow
 from ticketing.db.uow import JobRequest, UnitOfWork
+from ticketing.errors import TicketingError
 from ticketing.filing import TicketDraft
 from ticketing.models import Channel, Ticket
 from ticketing.numbers import parse_ticket_number
@@ -118,8 +119,13 @@ def handle_event(event_id: int) -> str:
         district_code=draft_data.get("district_code"),
         postal_code=draft_data.get("postal_code"),
     )
-    ticket = open_ticket(filing, draft, LINE_ACTOR, tz=rt.settings.tz,
-                         external_ref=f"line:{webhook_event_id}", also=also)  # fmt: skip
+    try:
+        ticket = open_ticket(filing, draft, LINE_ACTOR, tz=rt.settings.tz,
+                             external_ref=f"line:{webhook_event_id}", also=also)  # fmt: skip
+    except TicketingError as exc:
+        # Bad data kept in the conversation (e.g. a category since removed): say so, start again.
+        log.warning("LINE complaint not filed: %s (%s)", exc, exc.field)
+        return _not_filed(rt, event_id, user_id, got, payload)
     _send(rt, payload, user_id, replies_out)
     log.info("LINE complaint filed", extra={"ticket_number": ticket.number})
     return "filed"
@@ -167,6 +173,23 @@ def _apply(
         )
     event.handled_at = now
     return replies
+
+
+def _not_filed(
+    rt: Runtime, event_id: int, user_id: str, got: Incoming, payload: dict[str, Any]
+) -> str:
+    sorry = Step("idle", {}, [Reply("ขออภัยค่ะ ระบบบันทึกเรื่องไม่สำเร็จ กรุณาพิมพ์ “ร้องเรียน” "
+                                    "เพื่อเริ่มใหม่ หรือโทร 1567 ค่ะ")])  # fmt: skip
+    with rt.uow() as uow:
+        event = uow.session.get(LineEvent, event_id, with_for_update=True)
+        if event is None or event.handled_at is not None:
+            return "done before"
+        conversation = _conversation(uow.session, user_id)
+        replies = _apply(uow.session, uow, conversation, event, got, sorry)
+        event.last_error = "not filed"
+        uow.commit()
+    _send(rt, payload, user_id, replies)
+    return "not filed"
 
 
 def _tracked(session: Session, conversation_id: int) -> list[tuple[str, str]]:

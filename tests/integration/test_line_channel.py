@@ -7,11 +7,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -25,6 +29,7 @@ from hotline.channels.line_models import (
 )
 from hotline.runtime import runtime
 from tests.line_standin import JPEG, LineStandIn, Media, sign
+from tests.voice import REDIS_URL
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
 from ticketing.models import Ticket
@@ -33,6 +38,7 @@ from ticketing.numbers import parse_ticket_number
 SECRET = "line-channel-secret-for-tests"
 TOKEN = "line-channel-access-token-for-tests"
 USER = "U" + "4af4980629" * 3 + "12"
+HOTLINE = str(Path(sys.executable).parent / "hotline")
 _ids = itertools.count(1)
 
 
@@ -274,3 +280,45 @@ def test_no_log_line_carries_the_line_user_id(
     line.spent_tokens.add(first["replyToken"])
     file_a_complaint(line_app, line)
     assert USER not in caplog.text and TOKEN not in caplog.text and SECRET not in caplog.text
+
+
+def test_a_complaint_that_cannot_be_filed_is_answered_and_not_retried(
+    line_app: Flask, line: LineStandIn, database: Database
+) -> None:
+    send(line_app, text("ร้องเรียน"))
+    with UnitOfWork(database) as uow:
+        conversation = uow.session.scalars(select(LineConversation)).one()
+        conversation.state = "describe"
+        conversation.data = {"category_code": "no_such_category", "description": "เรื่องทดสอบ"}
+        uow.commit()
+    send(line_app, postback("submit"))
+    assert "ไม่สำเร็จ" in line.texts()[-1]
+    with UnitOfWork(database) as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Ticket)) == 0
+        unhandled = uow.session.scalars(select(LineEvent).where(LineEvent.handled_at.is_(None)))
+        assert list(unhandled) == []
+        assert uow.session.scalars(select(LineConversation.state)).one() == "idle"
+
+
+def test_with_redis_a_worker_process_handles_the_events_once(
+    make_app: Callable[..., Flask],
+    line: LineStandIn,
+    database: Database,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    app = make_app(redis_url=REDIS_URL, line_channel_secret=SECRET, call_log_batch_ms=0,
+                   line_channel_access_token=TOKEN, line_api_base_url=line.base_url)  # fmt: skip
+    first = text("ร้องเรียน")
+    send(app, first)
+    send(app, {**first, "deliveryContext": {"isRedelivery": True}})
+    assert line.replies == []  # the webhook did not wait for the work
+    env = {**os.environ, "DATABASE_URL": database.url, "REDIS_URL": REDIS_URL,
+           "INSTANCE_DIR": str(tmp_path), "LINE_CHANNEL_SECRET": SECRET,
+           "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_BASE_URL": line.base_url,
+           "LOG_LEVEL": "WARNING"}  # fmt: skip
+    result = subprocess.run([HOTLINE, "worker", "--burst", "--queue", "default"], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(line.wait_for("replies")) == 1
+    assert count(database, LineEvent) == 1 and count(database, LineMessage) == 2

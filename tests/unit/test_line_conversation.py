@@ -82,6 +82,7 @@ def test_events_are_read_by_kind() -> None:
     assert (text.kind, text.text) == ("text", "ร้องเรียน")
     assert incoming_from_event({"type": "follow"}).kind == "follow"
     assert incoming_from_event({"type": "unsend"}).kind == "other"
-    file = incoming_from_event({"type": "message",
-                                "message": {"type": "file", "id": "2", "fileName": "a.pdf"}})
+    file = incoming_from_event(
+        {"type": "message", "message": {"type": "file", "id": "2", "fileName": "a.pdf"}}
+    )
     assert (file.kind, file.file_name) == ("file", "a.pdf")
