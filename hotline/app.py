@@ -29,6 +29,7 @@ from hotline.health import bp as health_bp
 from hotline.i18n import init_i18n
 from hotline.metrics.live import init_live
 from hotline.metrics.views import init_metrics
+from hotline.public.track import init_track
 from hotline.runtime import EXTENSION_KEY, Runtime, build_runtime, runtime
 from hotline.twilio.agent import AgentWebhooks
 from hotline.twilio.messaging import MessagingWebhooks
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     init_api(app)
     init_open311(app)
     init_line(app)
+    init_track(app)
     init_simulator_media(app)
     init_simulator(app)
     init_training(app)

@@ -48,6 +48,9 @@ def webhook() -> ResponseReturnValue:
     return {}, 200
 
 
+webhook.auth_scheme = "public"  # type: ignore[attr-defined]  # LINE's signature, not a session
+
+
 def _event_id(event: dict[str, Any]) -> str | None:
     value = event.get("webhookEventId")
     if isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID:
