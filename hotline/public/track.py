@@ -58,7 +58,7 @@ def _when(at: datetime | None, tz: ZoneInfo) -> str:
     if at is None:
         return ""
     local = at.astimezone(tz)
-    return f"{thai_date(local.date())} {local:%H:%M} น."
+    return f"{thai_date(local.date())} {local:%H:%M}\u00a0น."  # the time never splits
 
 
 def init_track(app: Flask) -> None:
