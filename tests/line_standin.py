@@ -48,6 +48,7 @@ class LineStandIn:
     pushes: list[dict[str, Any]] = field(default_factory=list)
     content: dict[str, Media] = field(default_factory=dict)
     spent_tokens: set[str] = field(default_factory=set)
+    refuse_pushes: bool = False  # answer pushes 400 (e.g. the citizen blocked the account)
     requests: list[tuple[str, str, bool]] = field(default_factory=list)  # method, path, auth ok
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +111,8 @@ class LineStandIn:
                     self.replies.append(body)
                 return _send(handler, 200, {"sentMessages": [{"id": "1", "quoteToken": "q"}]})
             if handler.path == "/v2/bot/message/push":
+                if self.refuse_pushes:
+                    return _send(handler, 400, {"message": "Failed to send messages"})
                 with self._lock:
                     self.pushes.append(body)
                 return _send(handler, 200, {"sentMessages": [{"id": "2", "quoteToken": "q"}]})

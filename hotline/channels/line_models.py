@@ -109,3 +109,29 @@ class LineAttachment(Base):
 # The jobs this channel asks for (hotline/background/jobs.py maps each to its function).
 HANDLE_EVENT_JOB = "line.handle_event"
 FETCH_CONTENT_JOB = "line.fetch_content"
+PUSH_JOB = "line.push_progress"
+
+
+class PushState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class LinePush(Base):
+    """A progress message for a ticket followed over LINE (its outbox): written in the
+    transaction of the status change or public note it tells, sent by a job."""
+
+    __tablename__ = "line_pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("line_conversations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # status, note
+    body: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=PushState.PENDING.value, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from hotline.channels.line_api import Signature
 from hotline.channels.line_models import HANDLE_EVENT_JOB, LineEvent
+from hotline.channels.line_progress import listen
 from hotline.runtime import runtime
 from ticketing.db.base import utcnow
 from ticketing.db.statements import insert_ignoring_conflicts
@@ -91,3 +92,6 @@ def _record(rows: list[dict[str, Any]]) -> None:
 
 def init_line(app: Flask) -> None:
     app.register_blueprint(bp)
+    rt = runtime(app)
+    if rt.settings.line_enabled:
+        listen(rt)  # progress of tickets followed over LINE, pushed

@@ -1,4 +1,5 @@
-"""the LINE channel: events received, conversations, the chat's messages, media, ticket links
+"""the LINE channel: events received, conversations, the chat's messages, media, ticket links,
+progress pushes
 
 Revision ID: 0011
 Revises: 0010
@@ -105,9 +106,30 @@ def upgrade() -> None:
     )  # fmt: skip
     for column in ("conversation_id", "ticket_id", "created_at"):
         op.create_index(op.f(f"ix_line_attachments_{column}"), "line_attachments", [column])
+    op.create_table(
+        "line_pushes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=120), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        _at("created_at"),
+        _at("sent_at", nullable=True),
+        sa.ForeignKeyConstraint(["conversation_id"], ["line_conversations.id"],
+                                name=op.f("fk_line_pushes_conversation_id_line_conversations")),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"],
+                                name=op.f("fk_line_pushes_ticket_id_tickets")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_line_pushes")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_line_pushes_dedupe_key")),
+    )  # fmt: skip
+    op.create_index(op.f("ix_line_pushes_ticket_id"), "line_pushes", ["ticket_id"])
+    op.create_index(op.f("ix_line_pushes_state"), "line_pushes", ["state"])
 
 
 def downgrade() -> None:
-    for table in ("line_attachments", "line_messages", "line_tickets", "line_conversations",
+    for table in ("line_pushes", "line_attachments", "line_messages", "line_tickets", "line_conversations",
                   "line_events"):  # fmt: skip
         op.drop_table(table)

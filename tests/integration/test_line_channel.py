@@ -25,15 +25,20 @@ from hotline.channels.line_models import (
     LineConversation,
     LineEvent,
     LineMessage,
+    LinePush,
     LineTicket,
 )
+from hotline.channels.line_progress import push_progress
 from hotline.runtime import runtime
+from tests.factories import make_ticket, make_user
 from tests.line_standin import JPEG, LineStandIn, Media, sign
 from tests.voice import REDIS_URL
 from ticketing.db.engine import Database
 from ticketing.db.uow import UnitOfWork
-from ticketing.models import Ticket
+from ticketing.models import SmsMessage, Ticket
+from ticketing.notify import ucs2_segments
 from ticketing.numbers import parse_ticket_number
+from ticketing.services import add_note, change_status
 
 SECRET = "line-channel-secret-for-tests"
 TOKEN = "line-channel-access-token-for-tests"
@@ -322,3 +327,51 @@ def test_with_redis_a_worker_process_handles_the_events_once(
     assert result.returncode == 0, result.stderr
     assert len(line.wait_for("replies")) == 1
     assert count(database, LineEvent) == 1 and count(database, LineMessage) == 2
+
+
+def test_progress_of_a_ticket_filed_by_line_is_pushed_once_each(
+    line_app: Flask, line: LineStandIn, database: Database
+) -> None:
+    file_a_complaint(line_app, line)
+    rt = runtime(line_app)
+    agent = make_user(database, "agent")
+    with UnitOfWork(database) as uow:
+        ticket = uow.session.scalars(select(Ticket)).one()
+    change_status(rt.uow(), ticket.id, "accepted", agent)
+    add_note(rt.uow(), ticket.id, "เจ้าหน้าที่จะลงพื้นที่ตรวจสอบวันพรุ่งนี้", agent, is_public=True)
+    add_note(rt.uow(), ticket.id, "บันทึกภายใน ห้ามส่ง", agent)
+    assert isinstance(rt.jobs, InlineJobs)
+    rt.jobs.join()
+    pushes = line.wait_for("pushes", 2)
+    texts = [m["text"] for p in pushes for m in p["messages"]]
+    assert len(pushes) == 2 and all(p["to"] == USER for p in pushes)
+    assert "รับเรื่องของท่านไว้พิจารณาแล้ว" in texts[0]
+    assert "ลงพื้นที่ตรวจสอบ" in texts[1] and not any("ภายใน" in t for t in texts)
+    with UnitOfWork(database) as uow:
+        pushed = uow.session.execute(select(LinePush.id, LinePush.state)).all()
+    assert [state for _, state in pushed] == ["sent", "sent"]
+    with line_app.app_context():
+        assert push_progress(pushed[0][0]) == "done before"  # asked again: nothing twice
+    assert len(line.pushes) == 2
+
+
+def test_when_line_refuses_a_push_the_words_go_by_sms(
+    line_app: Flask, line: LineStandIn, database: Database
+) -> None:
+    send(line_app, text("ร้องเรียน"))
+    phone_ticket = make_ticket(database, channel="walk_in", caller_phone="0812345678")
+    with UnitOfWork(database) as uow:
+        conversation_id = uow.session.scalars(select(LineConversation.id)).one()
+        uow.session.add(LineTicket(ticket_id=phone_ticket.id, conversation_id=conversation_id))
+        uow.commit()
+    line.refuse_pushes = True
+    agent = make_user(database, "agent")
+    rt = runtime(line_app)
+    add_note(rt.uow(), phone_ticket.id, "กรุณานำเอกสารสิทธิ์มาที่ศูนย์", agent, is_public=True)
+    assert isinstance(rt.jobs, InlineJobs)
+    rt.jobs.join()
+    with UnitOfWork(database) as uow:
+        push = uow.session.scalars(select(LinePush)).one()
+        sms = uow.session.scalars(select(SmsMessage).where(SmsMessage.kind == "line_note")).one()
+    assert push.state == "failed" and sms.to_number == "+66812345678"
+    assert "เอกสารสิทธิ์" in sms.body and ucs2_segments(sms.body) <= 2
