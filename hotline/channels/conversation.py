@@ -21,6 +21,8 @@ TRACK_WORD = "ติดตามเรื่อง"
 COMPLAIN_WORD = "ร้องเรียน"
 SUBMIT_WORD = "ส่งเรื่อง"
 CANCEL_WORD = "ยกเลิก"
+STOP_WORD = "หยุดแจ้งเตือน"  # the channel's one opt-out: no progress messages by LINE
+START_WORD = "รับแจ้งเตือน"
 MEDIA_KINDS = ("image", "audio", "video", "file")
 MAX_WORDS = 5000
 MAX_ATTACHMENTS = 10
@@ -70,6 +72,7 @@ class Step:
     file: bool = False  # file the complaint in ``data`` (the job adds the ticket number)
     track: bool = False  # show the status of this citizen's tickets
     attachment: Incoming | None = None  # keep this medium (fetched by a job)
+    notify: bool | None = None  # progress by LINE: False stops it, True starts it again
 
 
 def incoming_from_event(event: dict[str, Any]) -> Incoming:
@@ -101,6 +104,11 @@ def advance(state: str, data: dict[str, Any], got: Incoming) -> Step:
         return Step(state, data, track=True)
     if (got.kind == "text" and got.text == CANCEL_WORD) or got.data == "cancel":
         return Step("idle", {}, [Reply("ยกเลิกเรื่องที่กำลังแจ้งแล้วค่ะ", _menu())])
+    if got.kind == "text" and got.text in (STOP_WORD, START_WORD):
+        on = got.text == START_WORD
+        said = ("ท่านจะได้รับแจ้งความคืบหน้าทาง LINE อีกครั้งค่ะ" if on else
+                f"หยุดส่งความคืบหน้าทาง LINE แล้วค่ะ พิมพ์ “{START_WORD}” เพื่อรับอีกครั้ง")  # fmt: skip
+        return Step(state, data, [Reply(said)], notify=on)
     handler = _STATES.get(state, _idle)
     return handler(data, got)
 

@@ -147,6 +147,8 @@ def _apply(
         replies = [track_reply(_tracked(session, conversation.id))]
     conversation.state = step.state
     conversation.data = step.data
+    if step.notify is not None:
+        conversation.opted_out = not step.notify
     conversation.updated_at = now
     session.add(LineMessage(conversation_id=conversation.id, ticket_id=ticket_id,
                             direction=Direction.IN.value, kind=got.kind,

@@ -375,3 +375,23 @@ def test_when_line_refuses_a_push_the_words_go_by_sms(
         sms = uow.session.scalars(select(SmsMessage).where(SmsMessage.kind == "line_note")).one()
     assert push.state == "failed" and sms.to_number == "+66812345678"
     assert "เอกสารสิทธิ์" in sms.body and ucs2_segments(sms.body) <= 2
+
+
+def test_one_opt_out_stops_progress_by_line_and_can_be_undone(
+    line_app: Flask, line: LineStandIn, database: Database
+) -> None:
+    file_a_complaint(line_app, line)
+    send(line_app, text("หยุดแจ้งเตือน"))
+    assert "หยุดส่งความคืบหน้า" in line.texts()[-1]
+    rt = runtime(line_app)
+    agent = make_user(database, "agent")
+    with UnitOfWork(database) as uow:
+        ticket_id = uow.session.scalars(select(Ticket.id)).one()
+    change_status(rt.uow(), ticket_id, "accepted", agent)
+    assert isinstance(rt.jobs, InlineJobs)
+    rt.jobs.join()
+    assert line.pushes == [] and count(database, LinePush) == 0
+    send(line_app, text("รับแจ้งเตือน"))
+    add_note(rt.uow(), ticket_id, "นัดหมายลงพื้นที่แล้ว", agent, is_public=True)
+    rt.jobs.join()
+    assert len(line.wait_for("pushes")) == 1

@@ -86,3 +86,10 @@ def test_events_are_read_by_kind() -> None:
         {"type": "message", "message": {"type": "file", "id": "2", "fileName": "a.pdf"}}
     )
     assert (file.kind, file.file_name) == ("file", "a.pdf")
+
+
+def test_the_opt_out_words_keep_the_step() -> None:
+    stop = advance("describe", {"description": "x"}, say("หยุดแจ้งเตือน"))
+    assert stop.notify is False and stop.state == "describe" and stop.data == {"description": "x"}
+    assert advance("idle", {}, say("รับแจ้งเตือน")).notify is True
+    assert advance("idle", {}, say("สวัสดี")).notify is None
