@@ -33,3 +33,8 @@ def housekeeping_lock(task: str) -> str:
 def simulator_call(handle: str) -> str:
     """A phone simulator call in progress (embedded demo and staging only)."""
     return f"{PREFIX}:simulator:{handle}"
+
+
+def track_lookups(address: str) -> str:
+    """Look-ups on the public /track page from one address, expiring with the window."""
+    return f"{PREFIX}:track-lookups:{address}"

@@ -78,6 +78,11 @@ class Settings:
     metrics_service_level_s: int = 20  # answered within this many seconds counts as "in SL"
     metrics_short_abandon_s: int = 5  # queue abandons quicker than this are shown apart
     metrics_sl_abandons: str = "count_against"  # how queue abandons enter the service level
+    # LINE Official Account (docs/channels.md): both secrets unset switch the channel off.
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    line_api_base_url: str = "https://api.line.me"
+    track_max_lookups: int = 10  # /track look-ups per address per quarter hour
 
     def __post_init__(self) -> None:
         _check_choice("HOTLINE_ENV", self.environment, ENVIRONMENTS)
@@ -85,6 +90,13 @@ class Settings:
         _check_choice("LOG_FORMAT", self.log_format, LOG_FORMATS)
         _check_http_url("PUBLIC_BASE_URL", self.public_base_url)
         _check_http_url("TWILIO_API_BASE_URL", self.twilio_api_base_url)
+        _check_http_url("LINE_API_BASE_URL", self.line_api_base_url)
+        if bool(self.line_channel_secret) != bool(self.line_channel_access_token):
+            raise SettingsError(
+                "LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN: set both (LINE on) or neither"
+            )
+        if not 1 <= self.track_max_lookups <= 1000:
+            raise SettingsError("TRACK_MAX_LOOKUPS: must be between 1 and 1000")
         if self.redis_url is not None:
             _check_scheme("REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
         if self.database_url:
@@ -163,6 +175,17 @@ class Settings:
     def simulator_enabled(self) -> bool:
         """The browser phone (/simulator) and its media host: the demo and training only."""
         return self.environment == "embedded" or self.training_mode
+
+    @property
+    def line_enabled(self) -> bool:
+        """The LINE channel is on when its channel secret and access token are both set."""
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def line_data_api_base_url(self) -> str:
+        """LINE serves message content from its own host; a stand-in serves both from one."""
+        base = self.line_api_base_url.rstrip("/")
+        return "https://api-data.line.me" if base == "https://api.line.me" else base
 
     @property
     def jobs_inline(self) -> bool:
@@ -266,6 +289,10 @@ _ENV_SPECS = (
     _EnvSpec("TRAINING_SCENARIOS_DIR", "training_scenarios_dir", "path"),
     _EnvSpec("DEADLINE_REMINDER_DAYS", "deadline_reminder_days", "int"),
     _EnvSpec("OPEN311_PUBLIC_READ", "open311_public_read", "bool"),
+    _EnvSpec("LINE_CHANNEL_SECRET", "line_channel_secret", "optional"),
+    _EnvSpec("LINE_CHANNEL_ACCESS_TOKEN", "line_channel_access_token", "optional"),
+    _EnvSpec("LINE_API_BASE_URL", "line_api_base_url"),
+    _EnvSpec("TRACK_MAX_LOOKUPS", "track_max_lookups", "int"),
 )
 
 # Production must bring its own secrets; the embedded defaults are public and would be a hole.

@@ -17,6 +17,7 @@ from config.logging import configure_logging, request_id_var
 from hotline.api.open311 import init_open311
 from hotline.api.v1 import init_api
 from hotline.auth import init_auth
+from hotline.channels.line_webhook import init_line
 from hotline.console.desk import bp as desk_bp
 from hotline.console.home import bp as console_bp
 from hotline.console.new_ticket import bp as new_ticket_bp
@@ -31,6 +32,7 @@ from hotline.health import bp as health_bp
 from hotline.i18n import init_i18n
 from hotline.metrics.live import init_live
 from hotline.metrics.views import init_metrics
+from hotline.public.track import init_track
 from hotline.runtime import EXTENSION_KEY, Runtime, build_runtime, runtime
 from hotline.twilio.agent import AgentWebhooks
 from hotline.twilio.messaging import MessagingWebhooks
@@ -90,6 +92,8 @@ def _register_blueprints(app: Flask) -> None:
     init_live(app)
     init_api(app)
     init_open311(app)
+    init_line(app)
+    init_track(app)
     init_simulator_media(app)
     init_simulator(app)
     init_training(app)

@@ -40,7 +40,13 @@ from ticketing.users import verify_password
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 F = TypeVar("F", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
-CSRF_EXEMPT_PREFIXES = ("/twilio/", "/api/", "/open311/", "/simulator/twilio/")  # no cookies used
+CSRF_EXEMPT_PREFIXES = (
+    "/twilio/",
+    "/api/",
+    "/open311/",
+    "/simulator/twilio/",
+    "/line/",
+)  # no cookies
 
 
 # The current user -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hotline.calls.desk_models
 import hotline.calls.models
+import hotline.channels.line_models
 import hotline.metrics.models
 import recordings.models
 import ticketing.models
@@ -21,5 +22,6 @@ _MODEL_MODULES = (
     hotline.calls.models,
     hotline.metrics.models,
     hotline.calls.desk_models,
+    hotline.channels.line_models,
     recordings.models,
 )

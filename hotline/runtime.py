@@ -24,7 +24,7 @@ from hotline.calls.buffer import BatchingWriter, CallLogWriter, DirectWriter, Re
 from hotline.calls.filing import CallFiler, CallTickets, FileStepByStep
 from hotline.calls.filing_at_once import FileAtOnce
 from hotline.demo.call_store import CallStore
-from hotline.throttle import FailureCounter
+from hotline.throttle import FailureCounter, LookupLimit
 from hotline.twilio.ivr import Ivr, build_ivr
 from hotline.twilio.security import SignatureCheck
 from ticketing.db.base import utcnow
@@ -67,6 +67,7 @@ class Runtime:
     call_tickets: CallTickets
     signature: SignatureCheck
     signin_failures: FailureCounter
+    track_lookups: LookupLimit  # the public /track page, per address
     # The embedded demo's parts (and staging's): None or empty where the simulator is off.
     simulator_calls: CallStore | None
     training_scenarios: dict[str, Scenario]
@@ -92,6 +93,7 @@ def build_runtime(settings: Settings, app: Flask) -> Runtime:
                    call_log=call_log_writer(db, redis, settings),
                    call_tickets=CallTickets(db, filer),
                    signature=SignatureCheck(settings), signin_failures=FailureCounter(redis),
+                   track_lookups=LookupLimit(redis, settings.track_max_lookups),
                    simulator_calls=CallStore(redis) if settings.simulator_enabled else None,
                    training_scenarios=_scenarios(settings))  # fmt: skip
 

@@ -11,7 +11,7 @@ import time
 
 from redis import Redis
 
-from config.redis_keys import signin_failures
+from config.redis_keys import signin_failures, track_lookups
 
 MAX_FAILURES = 5  # per username
 MAX_FAILURES_PER_ADDRESS = 50  # a call center signs in from one NAT address: be generous
@@ -61,3 +61,32 @@ class FailureCounter:
 
 def _limit(key: str) -> int:
     return MAX_FAILURES_PER_ADDRESS if key.startswith("ip:") else MAX_FAILURES
+
+
+class LookupLimit:
+    """Requests per address over a fixed window (Redis, or this process): the public /track
+    page counts every look-up, right or wrong, so four digits cannot be walked through."""
+
+    def __init__(self, redis: Redis | None, limit: int, window_s: int = WINDOW_S) -> None:
+        self._redis = redis
+        self.limit = limit
+        self._window_s = window_s
+        self._local: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        """Count one look-up from ``address``; False once it is over the limit."""
+        redis = self._redis
+        if redis is not None:
+            name = track_lookups(address)
+            with redis.pipeline() as pipe:
+                pipe.incr(name)
+                pipe.expire(name, self._window_s, nx=True)
+                count = int(pipe.execute()[0])
+            return count <= self.limit
+        cutoff = time.monotonic() - self._window_s
+        with self._lock:
+            recent = [t for t in self._local.get(address, []) if t > cutoff]
+            recent.append(time.monotonic())
+            self._local[address] = recent
+            return len(recent) <= self.limit

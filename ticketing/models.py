@@ -48,6 +48,7 @@ class Channel(StrEnum):
     LETTER = "letter"
     WEB = "web"
     API = "api"
+    LINE = "line"
 
 
 class Priority(StrEnum):

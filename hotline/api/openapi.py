@@ -24,7 +24,7 @@ _TICKET = {
     "required": ["number", "channel", "category", "status", "created_at"],
     "properties": {
         "number": {"type": "string", "pattern": "^[0-9]{10,}$"},
-        "channel": {"type": "string", "enum": ["phone", "walk_in", "letter", "web", "api"]},
+        "channel": {"type": "string", "enum": ["phone", "walk_in", "letter", "web", "api", "line"]},
         "category": {"type": "string"},
         "status": {
             "type": "string",

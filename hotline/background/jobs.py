@@ -20,6 +20,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from hotline.channels.line_models import FETCH_CONTENT_JOB, HANDLE_EVENT_JOB, PUSH_JOB
 from recordings.jobs import FETCH_JOB
 from ticketing.db.uow import JobRequest
 
@@ -34,6 +35,9 @@ JOB_TIMEOUT_S = 180
 # domain packages sit below this one and cannot import it.
 JOBS = {
     FETCH_JOB: "hotline.background.recordings.fetch_recording",
+    HANDLE_EVENT_JOB: "hotline.channels.line_jobs.handle_event",
+    FETCH_CONTENT_JOB: "hotline.channels.line_jobs.fetch_content",
+    PUSH_JOB: "hotline.channels.line_progress.push_progress",
 }
 # A job keeps the dotted path it was enqueued with in Redis. When a release moves a job's
 # function, jobs queued (or waiting for a retry) before the deploy still name the old path:

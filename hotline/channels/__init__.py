@@ -1,0 +1,1 @@
+"""Citizen channels beyond the phone: LINE (webhook, conversation, the LINE adapter)."""

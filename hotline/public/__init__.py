@@ -1,0 +1,1 @@
+"""Public pages for citizens: no sign-in, nothing of the console."""
