@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -53,12 +53,24 @@ def overdue(item: Ticket | Referral) -> bool:
     return is_overdue(item, runtime().clock())
 
 
+def may_open(endpoint: str) -> bool:
+    """Whether the signed-in person's role may open ``endpoint``: the menu asks the route's own
+    ``roles_required``, so it never offers a link that answers 403."""
+    user = current_user()
+    view = current_app.view_functions.get(endpoint)
+    if user is None or view is None:
+        return False
+    allowed = getattr(view, "allowed_roles", None)
+    return allowed is None or user.role in {str(role) for role in allowed}
+
+
 def add_template_helpers(bp: Blueprint) -> None:
-    """The filters and ``overdue`` above, for every template of the app once ``bp`` is registered
-    (the training pages use them too)."""
+    """The filters, ``overdue`` and ``may_open`` above, for every template of the app once ``bp``
+    is registered (the training pages use them too)."""
     for helper in (be_datetime, masked_phone, status_th, referral_status_th):
         bp.add_app_template_filter(helper)
     bp.add_app_template_global(overdue)
+    bp.add_app_template_global(may_open)
 
 
 def alerts_for(user_id: int, limit: int = 20) -> list[tuple[Alert, str]]:

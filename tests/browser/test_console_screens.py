@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import LiveServer, screenshot, sign_in
+from tests.factories import make_agency
 
 SIZES = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 DEVELOPER_WORDS = ("Forbidden", "Not Found", "Bad Request", "citizen_id:", "check digit",
@@ -78,3 +79,36 @@ def test_the_form_is_not_sent_while_the_citizen_id_is_wrong(
     page.fill("#citizen_id", "")
     page.click("#ticket-form button[type=submit]")
     page.wait_for_url(lambda url: "/console/tickets/new" not in url)
+
+
+HOME_OF = {"agent": "/console/", "supervisor": "/console/metrics", "agency": "/console/referrals"}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("role", HOME_OF)
+def test_the_menu_offers_only_what_the_role_may_open_and_fits(
+    live_server: LiveServer, browser: Browser, role: str, size: str
+) -> None:
+    tab = open_tab(browser, size)
+    missing: list[str] = []
+    tab.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    sign_in(tab, live_server, live_server.user(role, **_agency_of(live_server, role)))
+    tab.goto(live_server.url + HOME_OF[role])
+    assert_header_fits(tab, size)
+    if size == "laptop":
+        height = tab.evaluate("document.querySelector('header.bar').offsetHeight")
+        assert height < 70, f"the header wraps onto a second line ({height} px)"
+    screenshot(tab, f"home-{role}-{size}")
+    links = tab.eval_on_selector_all("header.bar nav a", "links => links.map(a => a.href)")
+    assert links, "the menu has links"
+    for link in links:
+        response = tab.goto(link)
+        assert response is not None and response.status == 200, link
+    assert not missing, f"404s (the favicon?): {missing}"
+    tab.context.close()
+
+
+def _agency_of(server: LiveServer, role: str) -> dict[str, object]:
+    if role != "agency":
+        return {}
+    return {"agency_code": make_agency(server.db).code}
