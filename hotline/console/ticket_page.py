@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from hotline.auth import current_actor, roles_required
 from hotline.calls.models import Call, call_tickets
@@ -25,7 +25,7 @@ from hotline.i18n import localized
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
 from ticketing.errors import TicketingError, ValidationError
-from ticketing.models import Note, Referral, StatusChange, Ticket
+from ticketing.models import Note, Referral, StatusChange, Ticket, User
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import STAFF
 from ticketing.services import add_note, assign, change_status, merge_duplicate, refer
@@ -205,6 +205,19 @@ def ticket_or_404(number: str) -> Ticket:
     return ticket
 
 
+def _display_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """People by the name they go by, not the actor label ("user:agent") kept for the audit."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _author_without_account(label: str) -> str:
+    """A note written by the system (the IVR, an import) or by an account since removed."""
+    return str(_("ระบบอัตโนมัติ")) if not label.startswith("user:") else label.removeprefix("user:")
+
+
 def _timeline(ticket: Ticket) -> list[TimelineItem]:
     items: list[TimelineItem] = []
     with runtime().uow() as uow:
@@ -214,11 +227,12 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
         ):
             title = _("สถานะ: %(status)s", status=status_th(change.to_status))
             items.append(TimelineItem(change.created_at, "status", title, change.reason))
-        for note in session.scalars(select(Note).where(Note.ticket_id == ticket.id)):
+        notes = list(session.scalars(select(Note).where(Note.ticket_id == ticket.id)))
+        names = _display_names(session, {n.author_id for n in notes if n.author_id is not None})
+        for note in notes:
             kind = _("บันทึก (แจ้งผู้ร้องได้)") if note.is_public else _("บันทึกภายใน")
-            items.append(
-                TimelineItem(note.created_at, "note", f"{kind} · {note.author_label}", note.body)
-            )
+            author = names.get(note.author_id or 0) or _author_without_account(note.author_label)
+            items.append(TimelineItem(note.created_at, "note", f"{kind} · {author}", note.body))
         for referral in session.scalars(
             select(Referral)
             .options(joinedload(Referral.agency))

@@ -117,7 +117,7 @@ def test_a_simulated_caller_is_queued_taken_popped_and_wrapped_up(
     events = first_events(client)
     [waiting] = events["queue"]["callers"]  # type: ignore[index]
     assert waiting["phone"] == "08x xxx 5678" and waiting["tickets"] == 1
-    assert waiting["path"] == "main_menu 0" and waiting["simulated"] is True
+    assert waiting["path"] == "เมนูหลัก (กด 0)" and waiting["simulated"] is True  # no node ids
     assert events["desk"]["state"] == "available" and events["desk"]["pop"] is None
 
     status, desk = post(client, "/console/agent/take")
@@ -125,6 +125,7 @@ def test_a_simulated_caller_is_queued_taken_popped_and_wrapped_up(
     pop = desk["pop"]
     assert isinstance(pop, dict)
     assert pop["phone"] == "081 234 5678" and pop["simulated"] is True
+    assert pop["path"] == "เมนูหลัก (กด 0)"
     assert [t["number"] for t in pop["tickets"]] == [earlier.number]
     assert pop["new_ticket_url"] == f"/console/tickets/new?call={pop['call_sid']}"
     assert waiting_callers(database, OFFICE_HOURS) == []
