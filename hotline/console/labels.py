@@ -1,9 +1,9 @@
 """Labels, not codes, where people read: flow nodes, call outcomes, who wrote a note.
 
-Node labels live in ``<flow>.labels.yaml`` next to the flow file (kept apart from the flow so the
-IVR and the staff's wording change independently); a flow copied elsewhere (tests, a site's own
-flow) without its own labels file uses the bundled 1567 labels, and a node without a label shows
-its id.
+Node labels live in ``labels/<flow>.yaml`` beside the flow file (kept apart from the flow so the
+IVR and the staff's wording change independently, and in a folder of their own so nothing that
+loads ``flows/*.yaml`` takes them for a flow); a flow elsewhere (tests, a site's own flow) without
+its own labels file uses the bundled 1567 labels, and a node without a label shows its id.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hotline.i18n import localized
 from hotline.runtime import runtime
 from ivr_flows.loader import flow_path
 
-BUNDLED_LABELS = flow_path("1567").with_suffix(".labels.yaml")
+BUNDLED_LABELS = flow_path("1567").parent / "labels" / "1567.yaml"
 OUTCOMES = {
     CallOutcome.ANSWERED: _l("เจ้าหน้าที่รับสาย"),
     CallOutcome.ABANDONED_QUEUE: _l("วางสายระหว่างรอ"),
@@ -37,7 +37,8 @@ OUTCOMES = {
 
 @cache
 def _labels_for(flow: str) -> dict[str, tuple[str, str]]:
-    own = flow_path(flow).with_suffix(".labels.yaml")
+    path_of_flow = flow_path(flow)
+    own = path_of_flow.parent / "labels" / path_of_flow.name
     path = own if own.exists() else BUNDLED_LABELS
     return _read(path)
 

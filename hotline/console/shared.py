@@ -28,10 +28,12 @@ ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 
 
 def be_datetime(value: datetime) -> str:
-    """24 พ.ย. 2569 10:05 (24 Nov 2569 10:05 in English) — Asia/Bangkok, Buddhist era."""
+    """24 พ.ย. 2569 10:05 in Thai (Buddhist era), 24 Nov 2026 10:05 in English (Gregorian: an
+    English month with a Buddhist year reads as a date 543 years ahead) — Asia/Bangkok."""
     local = value.astimezone(runtime().settings.tz)
-    months = ENGLISH_MONTHS if current_language() == "en" else THAI_MONTHS
-    return f"{local.day} {months[local.month - 1]} {local.year + 543} {local:%H:%M}"
+    if current_language() == "en":
+        return f"{local.day} {ENGLISH_MONTHS[local.month - 1]} {local.year} {local:%H:%M}"
+    return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M}"
 
 
 def masked_phone(value: str | None) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from flask import Flask
+from flask import Flask, session
 
 from hotline.calls.kinds import CallOutcome
 from hotline.console.labels import BUNDLED_LABELS, OUTCOMES, menu_path, outcome_label
+from hotline.console.shared import be_datetime
 from ivr_flows.loader import flow_path
 from tests.factories import make_ticket, make_user
 from tests.integration.test_console_tickets import page_of, signed_in
@@ -40,8 +42,6 @@ def test_the_menu_path_and_outcomes_read_in_the_consoles_language(app: Flask) ->
         assert outcome_label("answered") == "เจ้าหน้าที่รับสาย"
         assert outcome_label(None) == ""
     with app.test_request_context("/console/desk"):
-        from flask import session
-
         session["lang"] = "en"
         assert menu_path([("main_menu", "1")]) == "Main menu (press 1)"
         english = outcome_label("abandoned_queue")
@@ -54,3 +54,12 @@ def test_a_notes_author_is_shown_by_display_name(app: Flask, database: Database)
     add_note(UnitOfWork(database), ticket.id, "โทรกลับผู้ร้องแล้ว", agent)
     page = page_of(signed_in(app, database, agent), f"/console/tickets/{ticket.number}")
     assert "สมศรี ใจดี" in page and "user:" not in page
+
+
+def test_dates_are_buddhist_era_in_thai_and_gregorian_in_english(app: Flask) -> None:
+    moment = datetime(2026, 12, 8, 3, 5, tzinfo=UTC)
+    with app.test_request_context("/console/"):
+        assert be_datetime(moment) == "8 ธ.ค. 2569 10:05"
+    with app.test_request_context("/console/"):
+        session["lang"] = "en"
+        assert be_datetime(moment) == "8 Dec 2026 10:05"  # never "8 Dec 2569"
