@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import LiveServer, screenshot, sign_in
-from tests.factories import make_agency
+from tests.factories import make_agency, make_ticket
 
 SIZES = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 DEVELOPER_WORDS = ("Forbidden", "Not Found", "Bad Request", "citizen_id:", "check digit",
@@ -112,3 +112,23 @@ def _agency_of(server: LiveServer, role: str) -> dict[str, object]:
     if role != "agency":
         return {}
     return {"agency_code": make_agency(server.db).code}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_ticket_page_shows_the_place_and_confirms_a_note(
+    live_server: LiveServer, browser: Browser, size: str
+) -> None:
+    ticket = make_ticket(live_server.db, province_code="50", district_code="5001",
+                         postal_code="50200")  # fmt: skip
+    tab = open_tab(browser, size)
+    sign_in(tab, live_server, live_server.user("agent"))
+    tab.goto(f"{live_server.url}/console/tickets/{ticket.number}")
+    expect(tab.locator("#location")).to_contain_text("เชียงใหม่")
+    expect(tab.locator("#complainant")).not_to_contain_text("- ·")
+    tab.fill("textarea[name=body]", "โทรกลับผู้ร้องแล้ว")
+    tab.locator("form[action$='/notes'] button[type=submit]").click()
+    expect(tab.locator(".notice.done")).to_have_text("บันทึกข้อความแล้ว")
+    assert_thai_only(tab)
+    assert_header_fits(tab, size)
+    screenshot(tab, f"ticket-agent-{size}")
+    tab.context.close()
