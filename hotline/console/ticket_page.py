@@ -35,7 +35,7 @@ from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
 from ticketing.errors import TicketingError, ValidationError
 from ticketing.locations import district_choices, province_choices
-from ticketing.models import Note, Referral, StatusChange, Ticket, User
+from ticketing.models import AuditEvent, Note, Referral, StatusChange, Ticket, User
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import STAFF
 from ticketing.services import add_note, assign, change_status, merge_duplicate, refer
@@ -56,7 +56,7 @@ RECORDING_STATES = {
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
     at: datetime
-    kind: str  # status, note, call, recording, referral
+    kind: str  # status, note, assign, call, recording, referral
     title: str
     body: str = ""
     recording_sid: str | None = None
@@ -260,6 +260,32 @@ def _author_without_account(label: str) -> str:
     return str(_("ระบบอัตโนมัติ")) if not label.startswith("user:") else label.removeprefix("user:")
 
 
+def _assignments(session: Session, ticket: Ticket) -> list[TimelineItem]:
+    """Who took or handed on the ticket, from the audit trail that records every assignment."""
+    events = list(
+        session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "ticket.assign",
+                AuditEvent.entity_type == "ticket",
+                AuditEvent.entity_id == ticket.number,
+            )
+        )
+    )
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    ids |= {int(a) for e in events if (a := (e.after or {}).get("assignee_id"))}
+    names = _display_names(session, ids)
+    items = []
+    for event in events:
+        assignee = (event.after or {}).get("assignee_id")
+        by = names.get(event.actor_id or 0) or _author_without_account(event.actor_label)
+        if assignee:
+            title = _("มอบหมายให้ %(name)s · โดย %(by)s", name=names.get(int(assignee), "-"), by=by)
+        else:
+            title = _("ยกเลิกผู้รับผิดชอบ · โดย %(by)s", by=by)
+        items.append(TimelineItem(event.created_at, "assign", title))
+    return items
+
+
 def _timeline(ticket: Ticket) -> list[TimelineItem]:
     items: list[TimelineItem] = []
     with runtime().uow() as uow:
@@ -275,6 +301,7 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
             kind = _("บันทึก (แจ้งผู้ร้องได้)") if note.is_public else _("บันทึกภายใน")
             author = names.get(note.author_id or 0) or _author_without_account(note.author_label)
             items.append(TimelineItem(note.created_at, "note", f"{kind} · {author}", note.body))
+        items += _assignments(session, ticket)
         for referral in session.scalars(
             select(Referral)
             .options(joinedload(Referral.agency))

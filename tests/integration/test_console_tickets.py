@@ -304,4 +304,6 @@ def test_the_page_shows_the_place_confirms_each_action_and_no_stray_dash(
     assert (
         client.post(f"/console/tickets/{ticket.number}/assign", data=assign_to).status_code == 302
     )
-    assert "มอบหมายเรื่องแล้ว" in page_of(client, f"/console/tickets/{ticket.number}")
+    page = page_of(client, f"/console/tickets/{ticket.number}")
+    assert "มอบหมายเรื่องแล้ว" in page
+    assert "มอบหมายให้ ทดสอบ supervisor · โดย ทดสอบ supervisor" in page  # in the timeline
