@@ -19,6 +19,7 @@ from hotline.api.v1 import init_api
 from hotline.auth import init_auth
 from hotline.channels.line_webhook import init_line
 from hotline.console.desk import bp as desk_bp
+from hotline.console.errors import init_error_pages
 from hotline.console.home import bp as console_bp
 from hotline.console.new_ticket import bp as new_ticket_bp
 from hotline.console.referrals import bp as referrals_bp
@@ -97,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     init_simulator_media(app)
     init_simulator(app)
     init_training(app)
+    init_error_pages(app)  # last: it wraps the status handlers registered above
     _serve_twilio(app, rt)
 
     @app.get("/")

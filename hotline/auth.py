@@ -29,6 +29,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from werkzeug.exceptions import BadRequest
 
 from hotline.runtime import runtime
 from ticketing.audit import record_audit
@@ -107,6 +108,12 @@ def roles_required(*roles: Role | str) -> Callable[[F], F]:
 # CSRF -------------------------------------------------------------------------------------------
 
 
+class FormExpired(BadRequest):
+    """A form without the session's token: the session was lost or the page is stale."""
+
+    description = "The form has expired; reload the page and try again."
+
+
 def csrf_token() -> str:
     token = session.get(CSRF_FIELD)
     if not isinstance(token, str):
@@ -124,7 +131,7 @@ def check_csrf() -> None:
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
     expected = session.get(CSRF_FIELD)
     if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
-        abort(400, description="The form has expired; reload the page and try again.")
+        raise FormExpired()
 
 
 # Views ------------------------------------------------------------------------------------------

@@ -35,24 +35,30 @@ def normalize_citizen_id(text: str) -> str:
     """
     digits = _SEPARATORS.sub("", text.strip())
     if not digits:
-        raise ValidationError("enter the 13-digit citizen ID", field=_FIELD)
+        raise ValidationError("enter the 13-digit citizen ID", field=_FIELD, rule="empty")
     if not _ASCII_DIGITS.fullmatch(digits):
         raise ValidationError(
-            "a citizen ID may contain only digits 0-9, spaces and hyphens", field=_FIELD
+            "a citizen ID may contain only digits 0-9, spaces and hyphens",
+            field=_FIELD,
+            rule="characters",
         )
     if len(digits) != CITIZEN_ID_LENGTH:
         raise ValidationError(
             f"a citizen ID has {CITIZEN_ID_LENGTH} digits; this one has {len(digits)}",
             field=_FIELD,
+            rule="length",
         )
     if digits[0] not in _ALLOWED_FIRST_DIGITS:
         raise ValidationError(
-            f"a citizen ID cannot start with {digits[0]}; the first digit is 1 to 8", field=_FIELD
+            f"a citizen ID cannot start with {digits[0]}; the first digit is 1 to 8",
+            field=_FIELD,
+            rule="first_digit",
         )
     if citizen_id_check_digit(digits[:12]) != digits[12]:
         raise ValidationError(
             "this citizen ID fails its check digit; one of the digits was probably mistyped",
             field=_FIELD,
+            rule="check_digit",
         )
     return digits
 

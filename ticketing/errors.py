@@ -8,10 +8,13 @@ class TicketingError(Exception):
 
     code = "ticketing_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # Which rule of the field was broken, a stable code ("check_digit", "too_long") that a
+        # user interface turns into its own words; the message is English for logs and the API.
+        self.rule = rule
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

@@ -137,13 +137,17 @@ def clean_draft(draft: TicketDraft) -> CleanDraft:
     priority = enum_value(Priority, draft.priority, "priority")
     description = draft.description.strip()
     if len(description) > MAX_DESCRIPTION:
-        raise ValidationError(f"at most {MAX_DESCRIPTION} characters", field="description")
+        raise ValidationError(
+            f"at most {MAX_DESCRIPTION} characters", field="description", rule="too_long"
+        )
     # A phone complaint may be only the caller's recorded words; other channels must be written.
     if not description and channel != Channel.PHONE:
-        raise ValidationError("describe the complaint", field="description")
+        raise ValidationError("describe the complaint", field="description", rule="empty")
     name = (draft.citizen_name or "").strip() or None
     if name and len(name) > MAX_NAME:
-        raise ValidationError(f"at most {MAX_NAME} characters", field="citizen_name")
+        raise ValidationError(
+            f"at most {MAX_NAME} characters", field="citizen_name", rule="too_long"
+        )
     return CleanDraft(
         channel=channel,
         category_code=draft.category_code.strip(),

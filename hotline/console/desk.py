@@ -45,6 +45,7 @@ from hotline.calls.desk import (
     wrap_up,
 )
 from hotline.calls.desk_models import AgentState
+from hotline.console.labels import menu_path, outcome_label
 from hotline.console.shared import be_datetime, signed_in_user_id, status_th
 from hotline.i18n import current_language, localized
 from hotline.runtime import runtime
@@ -173,7 +174,7 @@ def _read_queue() -> dict[str, Any]:
     callers = [
         {"sid": c.call_sid, "phone": c.masked_phone, "wait_s": c.wait_s,
          "since": be_datetime(c.queued_at), "category": c.category and localized(*c.category),
-         "path": " › ".join(f"{node} {key}" for node, key in c.choices),
+         "path": menu_path(c.choices),
          "tickets": c.earlier_tickets, "simulated": c.simulated}
         for c in waiting_callers(rt.db, now)
     ]  # fmt: skip
@@ -202,10 +203,10 @@ def _pop_json(pop: Any) -> dict[str, Any]:
         "call_sid": pop.call_sid,
         "phone": format_phone_display(pop.phone) if pop.phone.startswith("+") else pop.phone,
         "category": pop.category and localized(*pop.category),
-        "path": " › ".join(f"{node} {key}" for node, key in pop.path),
+        "path": menu_path(pop.path),
         "postal_code": pop.choices.get("postal_code", ""),
         "simulated": pop.simulated,
-        "calls": [{"at": be_datetime(c["at"]), "outcome": c["outcome"] or ""}
+        "calls": [{"at": be_datetime(c["at"]), "outcome": outcome_label(c["outcome"])}
                   for c in pop.earlier_calls],
         "tickets": [{"number": t["number"], "status": status_th(t["status"]),
                      "at": be_datetime(t["at"]), "category": localized(*t["category"]),

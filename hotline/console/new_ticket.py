@@ -16,6 +16,7 @@ from hotline.calls.desk import DESK_ROLES, agent_view
 from hotline.calls.filing import link_call
 from hotline.calls.models import Call
 from hotline.console.shared import signed_in_user_id
+from hotline.console.ticket_forms import http_status, thai_message
 from hotline.i18n import localized
 from hotline.runtime import runtime
 from ticketing.citizen_id import CITIZEN_ID_LENGTH, is_valid_citizen_id
@@ -59,9 +60,9 @@ def create_ticket() -> ResponseReturnValue:
     link = _linker(call.call_sid) if call else None
     try:
         ticket = open_ticket(runtime().uow(), draft, current_actor(), also=link)
-    except TicketingError as error:
-        context = _form_context(call, form, str(error))
-        return render_template("console/new_ticket.html", **context), 400
+    except TicketingError as error:  # the agent's words from the error's field and rule
+        context = _form_context(call, form, thai_message(error), error.field)
+        return render_template("console/new_ticket.html", **context), http_status(error)
     return redirect(url_for("ticket.page", number=ticket.number))
 
 
@@ -94,7 +95,9 @@ def _may_file_for(call: Call) -> bool:
     return agent_view(runtime().db, signed_in_user_id()).call_sid == call.call_sid
 
 
-def _form_context(call: Call | None, values: Any, error: str | None) -> dict[str, Any]:
+def _form_context(
+    call: Call | None, values: Any, error: str | None, error_field: str | None = None
+) -> dict[str, Any]:
     with runtime().uow() as uow:
         categories = list(
             uow.session.scalars(
@@ -108,6 +111,7 @@ def _form_context(call: Call | None, values: Any, error: str | None) -> dict[str
         "provinces": [(code, localized(th, en)) for code, th, en in province_choices()],
         "values": values,
         "error": error,
+        "error_field": error_field,
     }
 
 
@@ -150,4 +154,4 @@ def citizen_id_check() -> ResponseReturnValue:
         return jsonify(valid=True, message=_("เลขประจำตัวประชาชนถูกต้อง"))
     if len(re.sub(r"\D", "", value)) != CITIZEN_ID_LENGTH:
         return jsonify(valid=False, message=_("เลขประจำตัวประชาชนต้องมี 13 หลัก"))
-    return jsonify(valid=False, message=_("เลขประจำตัวประชาชนไม่ถูกต้อง กรุณาตรวจสอบอีกครั้ง"))
+    return jsonify(valid=False, message=_("เลขประจำตัวประชาชนไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -28,10 +28,12 @@ ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 
 
 def be_datetime(value: datetime) -> str:
-    """24 พ.ย. 2569 10:05 (24 Nov 2569 10:05 in English) — Asia/Bangkok, Buddhist era."""
+    """24 พ.ย. 2569 10:05 in Thai (Buddhist era), 24 Nov 2026 10:05 in English (Gregorian: an
+    English month with a Buddhist year reads as a date 543 years ahead) — Asia/Bangkok."""
     local = value.astimezone(runtime().settings.tz)
-    months = ENGLISH_MONTHS if current_language() == "en" else THAI_MONTHS
-    return f"{local.day} {months[local.month - 1]} {local.year + 543} {local:%H:%M}"
+    if current_language() == "en":
+        return f"{local.day} {ENGLISH_MONTHS[local.month - 1]} {local.year} {local:%H:%M}"
+    return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M}"
 
 
 def masked_phone(value: str | None) -> str:
@@ -53,12 +55,24 @@ def overdue(item: Ticket | Referral) -> bool:
     return is_overdue(item, runtime().clock())
 
 
+def may_open(endpoint: str) -> bool:
+    """Whether the signed-in person's role may open ``endpoint``: the menu asks the route's own
+    ``roles_required``, so it never offers a link that answers 403."""
+    user = current_user()
+    view = current_app.view_functions.get(endpoint)
+    if user is None or view is None:
+        return False
+    allowed = getattr(view, "allowed_roles", None)
+    return allowed is None or user.role in {str(role) for role in allowed}
+
+
 def add_template_helpers(bp: Blueprint) -> None:
-    """The filters and ``overdue`` above, for every template of the app once ``bp`` is registered
-    (the training pages use them too)."""
+    """The filters, ``overdue`` and ``may_open`` above, for every template of the app once ``bp``
+    is registered (the training pages use them too)."""
     for helper in (be_datetime, masked_phone, status_th, referral_status_th):
         bp.add_app_template_filter(helper)
     bp.add_app_template_global(overdue)
+    bp.add_app_template_global(may_open)
 
 
 def alerts_for(user_id: int, limit: int = 20) -> list[tuple[Alert, str]]:

@@ -35,7 +35,28 @@ _BY_FIELD = {
     "body": _l("โปรดเขียนบันทึก (ไม่เกิน 10,000 ตัวอักษร)"),
     "status": _l("สถานะที่เลือกไม่ถูกต้อง"),
     "ticket": _l("ไม่พบเรื่องที่ระบุ"),
+    # the new-ticket form
+    "category": _l("โปรดเลือกประเภทเรื่อง"),
+    "citizen_id": _l("เลขประจำตัวประชาชนไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง"),
+    "citizen_name": _l("ชื่อผู้ร้องยาวเกินไป"),
+    "description": _l("โปรดเขียนรายละเอียดของเรื่อง"),
+    "phone": _l("หมายเลขโทรศัพท์ไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง"),
+    "province_code": _l("โปรดเลือกจังหวัดที่เกิดเหตุ"),
+    "district_code": _l("อำเภอ/เขตที่เลือกไม่อยู่ในจังหวัดที่เลือก"),
+    "subdistrict_code": _l("ตำบล/แขวงที่เลือกไม่อยู่ในอำเภอที่เลือก"),
+    "postal_code": _l("รหัสไปรษณีย์ไม่ตรงกับพื้นที่ที่เลือก"),
 }
+# A field's rule, when the field alone does not say enough (ticketing errors carry ``rule``).
+_BY_RULE = {
+    ("citizen_id", "empty"): _l("โปรดกรอกเลขประจำตัวประชาชน 13 หลัก"),
+    ("citizen_id", "characters"): _l("เลขประจำตัวประชาชนมีได้เฉพาะตัวเลข ช่องว่าง และขีด"),
+    ("citizen_id", "length"): _l("เลขประจำตัวประชาชนต้องมี 13 หลัก"),
+    ("citizen_id", "first_digit"): _l("เลขประจำตัวประชาชนต้องขึ้นต้นด้วยเลข 1 ถึง 8"),
+    ("citizen_id", "check_digit"): _l(
+        "เลขประจำตัวประชาชนไม่ถูกต้อง (หลักตรวจสอบไม่ตรง) อาจพิมพ์ผิดหนึ่งหลัก โปรดตรวจสอบอีกครั้ง"
+    ),
+    ("description", "too_long"): _l("รายละเอียดยาวเกินไป (ไม่เกิน 10,000 ตัวอักษร)"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +116,7 @@ def thai_message(exc: TicketingError) -> str:
         return str(_("บัญชีของท่านไม่มีสิทธิ์ทำรายการนี้"))
     if isinstance(exc, IllegalTransitionError):
         return _illegal_transition(exc)
-    message = _BY_FIELD.get(exc.field or "")
+    message = _BY_RULE.get((exc.field or "", exc.rule or "")) or _BY_FIELD.get(exc.field or "")
     return str(message or _("ข้อมูลไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง"))
 
 

@@ -10,12 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from hotline.auth import current_actor, roles_required
 from hotline.calls.models import Call, call_tickets
@@ -25,7 +34,8 @@ from hotline.i18n import localized
 from hotline.runtime import runtime
 from recordings.models import Recording, RecordingState
 from ticketing.errors import TicketingError, ValidationError
-from ticketing.models import Note, Referral, StatusChange, Ticket
+from ticketing.locations import district_choices, province_choices
+from ticketing.models import AuditEvent, Note, Referral, StatusChange, Ticket, User
 from ticketing.numbers import parse_ticket_number
 from ticketing.permissions import STAFF
 from ticketing.services import add_note, assign, change_status, merge_duplicate, refer
@@ -46,7 +56,7 @@ RECORDING_STATES = {
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
     at: datetime
-    kind: str  # status, note, call, recording, referral
+    kind: str  # status, note, assign, call, recording, referral
     title: str
     body: str = ""
     recording_sid: str | None = None
@@ -74,9 +84,28 @@ def render_ticket(ticket: Ticket, *, error: str | None = None, status: int = 200
             if t not in (TicketStatus.DUPLICATE, TicketStatus.REFERRED)
         ),
         choices=action_choices(ticket, current_actor()),
+        location=location_text(ticket),
         error=error,
     )
     return Response(page, status=status)
+
+
+def location_text(ticket: Ticket) -> str:
+    """อำเภอเมืองเชียงใหม่ จังหวัดเชียงใหม่ 50200 — the stored codes by name, or "" if none."""
+    parts: list[str] = []
+    if ticket.province_code:
+        provinces = {code: localized(th, en) for code, th, en in province_choices()}
+        if ticket.district_code:
+            try:
+                districts = district_choices(ticket.province_code)
+            except ValidationError:
+                districts = []
+            names = {code: localized(th, en) for code, th, en in districts}
+            parts.append(names.get(ticket.district_code, ticket.district_code))
+        parts.append(provinces.get(ticket.province_code, ticket.province_code))
+    if ticket.postal_code:
+        parts.append(ticket.postal_code)
+    return " ".join(parts)
 
 
 # Actions ----------------------------------------------------------------------------------------
@@ -93,7 +122,7 @@ def ticket_note(number: str) -> ResponseReturnValue:
             runtime().uow(), ticket.id, form.get("body", ""), current_actor(), is_public=public
         )
 
-    return act_on_ticket(ticket, write)
+    return act_on_ticket(ticket, write, _("บันทึกข้อความแล้ว"))
 
 
 @bp.post("/<number>/status", endpoint="status")
@@ -107,15 +136,25 @@ def ticket_status(number: str) -> ResponseReturnValue:
             runtime().uow(), ticket.id, form.get("status", ""), current_actor(), reason=reason
         )
 
-    return act_on_ticket(ticket, write)
+    return act_on_ticket(
+        ticket,
+        write,
+        _("เปลี่ยนสถานะเป็น “%(status)s” แล้ว", status=_status_word(form.get("status", ""))),
+    )
 
 
-def act_on_ticket(ticket: Ticket, action: Callable[[], object]) -> ResponseReturnValue:
-    """Run a service; a refused change shows the page again with the reason, nothing written."""
+def _status_word(value: str) -> str:
+    return status_th(value) if value in {s.value for s in TicketStatus} else value
+
+
+def act_on_ticket(ticket: Ticket, action: Callable[[], object], done: str) -> ResponseReturnValue:
+    """Run a service; a refused change shows the page again with the reason, nothing written.
+    Done, the browser is sent back to the page (post-redirect-get) with ``done`` to confirm it."""
     try:
         action()
     except TicketingError as exc:
         return render_ticket(ticket, error=thai_message(exc), status=http_status(exc))
+    flash(done, "done")
     return redirect(url_for("ticket.page", number=ticket.number))
 
 
@@ -126,8 +165,9 @@ def ticket_assign(number: str) -> ResponseReturnValue:
     if value and not (value.isdigit() and len(value) < 10):
         return render_ticket(ticket, error=_("โปรดเลือกผู้รับผิดชอบจากรายชื่อ"), status=400)
     assignee_id = int(value) if value else None
+    done = _("มอบหมายเรื่องแล้ว") if assignee_id else _("ยกเลิกผู้รับผิดชอบแล้ว")
     return act_on_ticket(
-        ticket, lambda: assign(runtime().uow(), ticket.id, assignee_id, current_actor())
+        ticket, lambda: assign(runtime().uow(), ticket.id, assignee_id, current_actor()), done
     )
 
 
@@ -152,6 +192,7 @@ def ticket_refer(number: str) -> ResponseReturnValue:
             note=note,
             tz=runtime().settings.tz,
         ),
+        _("ส่งต่อเรื่องให้หน่วยงานแล้ว %(count)d แห่ง", count=len(agency_ids)),
     )
 
 
@@ -162,7 +203,7 @@ def ticket_merge(number: str) -> ResponseReturnValue:
     reason = form.get("reason", "").strip()
     try:
         original = _original(form.get("into", ""))
-    except TicketingError as exc:
+    except TicketingError as exc:  # _original words its errors for the agent already
         return render_ticket(ticket, error=exc.message, status=400)
     if not reason:
         return render_ticket(ticket, error=_("โปรดระบุเหตุผลที่รวมเรื่อง"), status=400)
@@ -171,6 +212,7 @@ def ticket_merge(number: str) -> ResponseReturnValue:
         lambda: merge_duplicate(
             runtime().uow(), ticket.id, original.id, current_actor(), reason=reason
         ),
+        _("รวมเรื่องเข้ากับเรื่องเลขที่ %(number)s แล้ว", number=original.number),
     )
 
 
@@ -205,6 +247,45 @@ def ticket_or_404(number: str) -> Ticket:
     return ticket
 
 
+def _display_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """People by the name they go by, not the actor label ("user:agent") kept for the audit."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _author_without_account(label: str) -> str:
+    """A note written by the system (the IVR, an import) or by an account since removed."""
+    return str(_("ระบบอัตโนมัติ")) if not label.startswith("user:") else label.removeprefix("user:")
+
+
+def _assignments(session: Session, ticket: Ticket) -> list[TimelineItem]:
+    """Who took or handed on the ticket, from the audit trail that records every assignment."""
+    events = list(
+        session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "ticket.assign",
+                AuditEvent.entity_type == "ticket",
+                AuditEvent.entity_id == ticket.number,
+            )
+        )
+    )
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    ids |= {int(a) for e in events if (a := (e.after or {}).get("assignee_id"))}
+    names = _display_names(session, ids)
+    items = []
+    for event in events:
+        assignee = (event.after or {}).get("assignee_id")
+        by = names.get(event.actor_id or 0) or _author_without_account(event.actor_label)
+        if assignee:
+            title = _("มอบหมายให้ %(name)s · โดย %(by)s", name=names.get(int(assignee), "-"), by=by)
+        else:
+            title = _("ยกเลิกผู้รับผิดชอบ · โดย %(by)s", by=by)
+        items.append(TimelineItem(event.created_at, "assign", title))
+    return items
+
+
 def _timeline(ticket: Ticket) -> list[TimelineItem]:
     items: list[TimelineItem] = []
     with runtime().uow() as uow:
@@ -214,11 +295,13 @@ def _timeline(ticket: Ticket) -> list[TimelineItem]:
         ):
             title = _("สถานะ: %(status)s", status=status_th(change.to_status))
             items.append(TimelineItem(change.created_at, "status", title, change.reason))
-        for note in session.scalars(select(Note).where(Note.ticket_id == ticket.id)):
+        notes = list(session.scalars(select(Note).where(Note.ticket_id == ticket.id)))
+        names = _display_names(session, {n.author_id for n in notes if n.author_id is not None})
+        for note in notes:
             kind = _("บันทึก (แจ้งผู้ร้องได้)") if note.is_public else _("บันทึกภายใน")
-            items.append(
-                TimelineItem(note.created_at, "note", f"{kind} · {note.author_label}", note.body)
-            )
+            author = names.get(note.author_id or 0) or _author_without_account(note.author_label)
+            items.append(TimelineItem(note.created_at, "note", f"{kind} · {author}", note.body))
+        items += _assignments(session, ticket)
         for referral in session.scalars(
             select(Referral)
             .options(joinedload(Referral.agency))

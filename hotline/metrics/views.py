@@ -20,9 +20,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from hotline.auth import current_user, roles_required
-from hotline.i18n import localized
+from hotline.i18n import current_language, localized
 from hotline.metrics import figures, tickets
-from hotline.metrics.export import Cell, Table, to_csv, to_xlsx
+from hotline.metrics.export import Cell, Table, When, to_csv, to_xlsx
 from hotline.metrics.service import (
     MetricsInputError,
     Period,
@@ -130,8 +130,9 @@ def export(rt: Runtime, user: User, filters: Filters, name: str) -> ResponseRetu
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         body, filename = to_xlsx(table), f"{stem}.xlsx"
     else:
-        mimetype, body, filename = "text/csv; charset=utf-8", to_csv(table), f"{stem}.csv"
+        mimetype, body, filename = "text/csv", to_csv(table), f"{stem}.csv"
     disposition = f'attachment; filename="{filename}"'
+    # Flask adds "; charset=utf-8" to text types itself: naming it here as well doubled it.
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
 
 
@@ -186,7 +187,8 @@ def _series(rt: Runtime, sums: Any, interval: str) -> list[dict[str, Any]]:
     rows = []
     for start, counts in figures.series(sums, interval, rt.settings.tz):
         rows.append({
-            "label": _period_label(start, interval),
+            "label": _period_label(start, interval), "start": start,
+            "hourly": interval == "hour",
             "calls": counts["calls"], "offered": counts["offered"],
             "answered": counts["answered"], "abandoned": counts["abandoned_queue"],
             "service_level": figures.service_level(counts, rule),
@@ -195,7 +197,7 @@ def _series(rt: Runtime, sums: Any, interval: str) -> list[dict[str, Any]]:
 
 
 def _period_label(start: datetime, interval: str) -> str:
-    year = start.year + 543  # Buddhist era
+    year = start.year + 543 if current_language() == "th" else start.year  # Buddhist era in Thai
     if interval == "hour":
         return f"{start.day}/{start.month}/{year} {start:%H}:00"
     return f"{start.day}/{start.month}/{year}"
@@ -208,7 +210,8 @@ def _percent(value: float | None) -> float | None:
 def _series_table(series: list[dict[str, Any]]) -> Table:
     headers = [_("ช่วงเวลา"), _("สายเข้า"), _("เข้าคิว"), _("รับสาย"), _("วางสายระหว่างรอ"),
                _("ระดับบริการ (%)")]  # fmt: skip
-    rows = [[r["label"], r["calls"], r["offered"], r["answered"], r["abandoned"],
+    rows = [[When(r["start"], r["hourly"], r["label"]), r["calls"],
+             r["offered"], r["answered"], r["abandoned"],
              _percent(r["service_level"])] for r in series]  # fmt: skip
     return Table("calls", _("สายเข้าและระดับบริการ"), headers, rows)
 

@@ -43,6 +43,7 @@
     var status = document.getElementById("cid-status");
     var digits = cid.value.replace(/[\s-]/g, "");
     cid.removeAttribute("aria-invalid");
+    serverSaysBad = false;
     status.className = "hint";
     if (!digits) { status.textContent = ""; return; }
     if (!/^\d{13}$/.test(digits)) { status.textContent = texts.cid_short; return; }
@@ -57,10 +58,28 @@
       getJson(form.dataset.cid + "?value=" + digits).then(function (body) {
         status.textContent = body.message;
         status.className = body.valid ? "hint good" : "hint bad";
+        serverSaysBad = !body.valid;
         if (!body.valid) cid.setAttribute("aria-invalid", "true");
       });
     }, 200);
   }
+
+  // A wrong citizen ID (the live check said so) keeps the form from being sent; empty is fine.
+  var serverSaysBad = false;
+  function citizenIdBlocks() {
+    var digits = cid.value.replace(/[\s-]/g, "");
+    if (!digits) return false;
+    return !/^\d{13}$/.test(digits) || !checksumOk(digits) || serverSaysBad;
+  }
+  form.addEventListener("submit", function (event) {
+    if (!citizenIdBlocks()) return;
+    event.preventDefault();
+    var status = document.getElementById("cid-status");
+    status.textContent = texts.cid_block;
+    status.className = "hint bad";
+    cid.setAttribute("aria-invalid", "true");
+    cid.focus();
+  });
 
   province.addEventListener("change", function () { loadDistricts(""); });
   postal.addEventListener("input", lookUpPostalCode);

@@ -38,7 +38,7 @@ def test_an_agent_takes_a_queued_call_files_the_complaint_and_wraps_up(
     row = page.locator("#queue-rows tr[data-sid]")
     expect(row).to_have_count(1, timeout=20_000)  # pushed over server-sent events, no reload
     expect(row).to_contain_text("08x xxx 5678")
-    expect(row).to_contain_text("main_menu 0")
+    expect(row).to_contain_text("เมนูหลัก (กด 0)")
     expect(page.locator("#simulated-notice")).to_contain_text("การรับสายเป็นการจำลอง")
 
     page.get_by_role("button", name="รับสายถัดไป").click()
@@ -57,7 +57,7 @@ def test_an_agent_takes_a_queued_call_files_the_complaint_and_wraps_up(
     expect(page.locator("#province")).to_have_value("50")
     expect(page.locator("#district")).to_have_value("5001")
     page.fill("#citizen_id", VALID_CITIZEN_ID[:-1] + "1")
-    expect(page.locator("#cid-status")).to_have_text("เลขประจำตัวประชาชนไม่ถูกต้อง กรุณาตรวจสอบอีกครั้ง")
+    expect(page.locator("#cid-status")).to_have_text("เลขประจำตัวประชาชนไม่ถูกต้อง โปรดตรวจสอบอีกครั้ง")
     page.fill("#citizen_id", VALID_CITIZEN_ID)
     expect(page.locator("#cid-status")).to_have_text("เลขประจำตัวประชาชนถูกต้อง")
     page.fill("#description", "เพื่อนบ้านสร้างรั้วรุกล้ำที่ดินของผู้ร้อง")

@@ -51,7 +51,7 @@ def test_an_agent_on_the_desk_answers_a_browser_phone_caller(
         row = page.locator("#queue-rows tr[data-sid]")
         expect(row).to_have_count(1, timeout=20_000)  # over server-sent events, no reload
         expect(row).to_contain_text("08x xxx 5678")
-        expect(row).to_contain_text("main_menu 0")
+        expect(row).to_contain_text("เมนูหลัก (กด 0)")
         page.get_by_role("button", name="รับสายถัดไป").click()
         expect(page.locator("#my-state")).to_have_text("กำลังคุยสาย")
         expect(page.locator("#screen-pop")).to_be_visible()

@@ -117,7 +117,7 @@ def test_a_simulated_caller_is_queued_taken_popped_and_wrapped_up(
     events = first_events(client)
     [waiting] = events["queue"]["callers"]  # type: ignore[index]
     assert waiting["phone"] == "08x xxx 5678" and waiting["tickets"] == 1
-    assert waiting["path"] == "main_menu 0" and waiting["simulated"] is True
+    assert waiting["path"] == "เมนูหลัก (กด 0)" and waiting["simulated"] is True  # no node ids
     assert events["desk"]["state"] == "available" and events["desk"]["pop"] is None
 
     status, desk = post(client, "/console/agent/take")
@@ -125,6 +125,7 @@ def test_a_simulated_caller_is_queued_taken_popped_and_wrapped_up(
     pop = desk["pop"]
     assert isinstance(pop, dict)
     assert pop["phone"] == "081 234 5678" and pop["simulated"] is True
+    assert pop["path"] == "เมนูหลัก (กด 0)"
     assert [t["number"] for t in pop["tickets"]] == [earlier.number]
     assert pop["new_ticket_url"] == f"/console/tickets/new?call={pop['call_sid']}"
     assert waiting_callers(database, OFFICE_HOURS) == []
@@ -333,9 +334,15 @@ def test_a_bad_ticket_form_writes_nothing(sim_app: Flask, database: Database) ->
     bad_id = {"csrf_token": csrf(client, "/console/desk"), "call": call_sid, "category": "land",
               "province": "50", "citizen_id": "1101700207031", "description": "ทดสอบ"}  # fmt: skip
     response = client.post("/console/tickets/new", data=bad_id)
-    assert response.status_code == 400 and "สร้างเรื่องไม่สำเร็จ" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "สร้างเรื่องไม่สำเร็จ" in page
+    # The agent's words from the error's field and rule, never the exception's English.
+    assert "หลักตรวจสอบไม่ตรง" in page and "citizen_id:" not in page and "check digit" not in page
+    assert 'aria-invalid="true"' in page
     wrong_district = {**bad_id, "citizen_id": "", "district": "1001"}
-    assert client.post("/console/tickets/new", data=wrong_district).status_code == 400
+    response = client.post("/console/tickets/new", data=wrong_district)
+    assert response.status_code == 400 and "district_code" not in response.get_data(as_text=True)
+    assert "อำเภอ/เขตที่เลือกไม่อยู่ในจังหวัดที่เลือก" in response.get_data(as_text=True)
     assert row_counts(database) == before
     assert client.get("/console/tickets/new?call=CA" + "f" * 32).status_code == 404
 

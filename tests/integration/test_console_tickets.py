@@ -282,3 +282,28 @@ def test_actions_without_the_csrf_token_are_refused(app: Flask, database: Databa
     assert client.post(f"{path}/refer", data={"agency": agency.id}).status_code == 400
     assert client.post(f"{path}/assign", data={"assignee": ""}).status_code == 400
     assert row_counts(database) == before
+
+
+def test_the_page_shows_the_place_confirms_each_action_and_no_stray_dash(
+    app: Flask, database: Database
+) -> None:
+    supervisor = make_user(database, "supervisor")
+    ticket = make_ticket(database, province_code="50", district_code="5001", postal_code="50200")
+    client = signed_in(app, database, supervisor)
+    page = page_of(client, f"/console/tickets/{ticket.number}")
+    assert "เมืองเชียงใหม่" in page and "เชียงใหม่" in page and "50200" in page
+    assert "- ·" not in page
+    token = csrf(client, f"/console/tickets/{ticket.number}")
+    done = client.post(f"/console/tickets/{ticket.number}/notes",
+                       data={"csrf_token": token, "body": "โทรกลับแล้ว"})  # fmt: skip
+    assert done.status_code == 302
+    assert "บันทึกข้อความแล้ว" in page_of(client, f"/console/tickets/{ticket.number}")
+    again = page_of(client, f"/console/tickets/{ticket.number}")
+    assert "บันทึกข้อความแล้ว" not in again, "the confirmation shows once"
+    assign_to = {"csrf_token": token, "assignee": str(supervisor.user_id)}
+    assert (
+        client.post(f"/console/tickets/{ticket.number}/assign", data=assign_to).status_code == 302
+    )
+    page = page_of(client, f"/console/tickets/{ticket.number}")
+    assert "มอบหมายเรื่องแล้ว" in page
+    assert "มอบหมายให้ ทดสอบ supervisor · โดย ทดสอบ supervisor" in page  # in the timeline

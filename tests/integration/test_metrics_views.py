@@ -7,7 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -61,8 +61,15 @@ def test_tables_export_as_csv_and_xlsx(app: Flask, database: Database) -> None:
         "/console/metrics/export/funnel", query_string={**FIXTURE_DAY, "format": "csv"}
     )
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice
     lines = csv.get_data().decode("utf-8-sig").splitlines()
     assert lines[1] == "main_menu,3,1,1,1,1,1"
+    calls = client.get(
+        "/console/metrics/export/calls",
+        query_string={**FIXTURE_DAY, "format": "csv", "interval": "hour"},
+    )
+    first = calls.get_data().decode("utf-8-sig").splitlines()[1]
+    assert first.startswith("2026-11-02T") and "+07:00" in first.split(",")[0]  # ISO, not 2/11/2569
     xlsx = client.get(
         "/console/metrics/export/calls", query_string={**FIXTURE_DAY, "format": "xlsx"}
     )
@@ -71,6 +78,8 @@ def test_tables_export_as_csv_and_xlsx(app: Flask, database: Database) -> None:
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][1:5] == (6, 4, 2, 1)  # calls, offered, answered, abandoned (short left out)
+    day = rows[1][0]
+    assert isinstance(day, datetime) and day.isoformat() == "2026-11-02T00:00:00"  # not "2/11/2569"
     missing = client.get("/console/metrics/export/nothing", query_string=FIXTURE_DAY)
     assert missing.status_code == 404
 
