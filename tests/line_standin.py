@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.local_server import serve, stop, url_of
+
 CONTENT_PATH = re.compile(r"^/v2/bot/message/([0-9A-Za-z]+)/content$")
 # A 1×1 JPEG: what a phone camera sends, in small.
 JPEG = base64.b64decode(
@@ -56,31 +58,14 @@ class LineStandIn:
     @property
     def base_url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return url_of(self._server)
 
     def start(self) -> LineStandIn:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-            def do_GET(self) -> None:
-                standin.handle(self, "GET")
-
-            def do_POST(self) -> None:
-                standin.handle(self, "POST")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(self.handle)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     def wait_for(self, what: str, count: int = 1, timeout_s: float = 5.0) -> list[dict[str, Any]]:
         """The replies or pushes once there are ``count`` of them (LINE's side is async)."""

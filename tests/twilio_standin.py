@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from hotline.demo.phone import tone_wav
+from tests.local_server import serve, stop, url_of
 
 UNSUBSCRIBED = 21610
 RECORDING_PATH = re.compile(
@@ -58,37 +58,17 @@ class TwilioStandIn:
     @property
     def base_url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return url_of(self._server)
 
     def media_url(self, sid: str) -> str:
         return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
 
     def start(self) -> TwilioStandIn:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-            def do_GET(self) -> None:
-                standin.handle(self, "GET")
-
-            def do_DELETE(self) -> None:
-                standin.handle(self, "DELETE")
-
-            def do_POST(self) -> None:
-                standin.handle(self, "POST")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(self.handle)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     def authorised(self, header: str | None) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
